@@ -1,0 +1,39 @@
+import secrets
+
+from django.db import models
+
+
+class Platform(models.TextChoices):
+    WIDGET = "widget", "Web widget"
+    TELEGRAM = "telegram", "Telegram"
+    DISCORD = "discord", "Discord"
+    SLACK = "slack", "Slack"
+    MESSENGER = "messenger", "Messenger"
+    INSTAGRAM = "instagram", "Instagram"
+    WHATSAPP = "whatsapp", "WhatsApp"
+    GOOGLE_CHAT = "google_chat", "Google Chat"
+    API = "api", "API"
+
+
+def new_connection_key() -> str:
+    return secrets.token_urlsafe(18)
+
+
+class ChannelConnection(models.Model):
+    """One channel an AI agent talks on: a widget, a bot, an app. Its key is public (in URLs)."""
+
+    organization = models.ForeignKey("orgs.Organization", on_delete=models.CASCADE, related_name="connections")
+    agent = models.ForeignKey("conversations.AIAgent", on_delete=models.PROTECT, related_name="connections")
+    platform = models.CharField(max_length=20, choices=Platform.choices)
+    name = models.CharField(max_length=200)
+    key = models.CharField(max_length=40, unique=True, default=new_connection_key, editable=False)
+    # Non-secret settings, e.g. the widget's allowed origins.
+    config = models.JSONField(default=dict, blank=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "platform"])]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_platform_display()})"

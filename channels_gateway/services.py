@@ -1,0 +1,92 @@
+"""The outbound sender: delivers a stored message through its channel's adapter, once."""
+
+import logging
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from channels_gateway.adapters.base import DeliveryError, OutboundMessage
+from channels_gateway.adapters.registry import adapter_for
+from conversations import events
+from conversations.models import DeliveryStatus, Message
+from conversations.payloads import public_author_name
+
+logger = logging.getLogger(__name__)
+
+MAX_DELIVERY_ATTEMPTS = 8
+# A delivery claimed this long ago without an outcome had its worker die; it is due again.
+DELIVERY_LEASE = timedelta(minutes=2)
+
+
+def retry_delay(attempt: int, retry_after: float | None) -> timedelta:
+    """Exponential backoff from 2 s, capped at 10 min; a platform's Retry-After wins if longer."""
+    backoff = min(2 ** attempt, 600)
+    return timedelta(seconds=max(backoff, retry_after or 0))
+
+
+def _claim(message_id: int) -> Message | None:
+    """Take the message for one delivery attempt; None if it is not due or someone else has it."""
+    now = timezone.now()
+    with transaction.atomic():
+        message = (
+            Message.objects.select_for_update(skip_locked=True)
+            .filter(pk=message_id, delivery_status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
+            .first()
+        )
+        if message is None:
+            return None
+        message.delivery_attempts += 1
+        message.next_attempt_at = now + DELIVERY_LEASE
+        message.save(update_fields=["delivery_attempts", "next_attempt_at"])
+    return Message.objects.select_related(
+        "conversation__connection", "conversation__agent", "conversation__contact", "author_user"
+    ).get(pk=message_id)
+
+
+def _outbound(message: Message) -> OutboundMessage:
+    return OutboundMessage(
+        message_id=message.pk,
+        conversation_id=message.conversation_id,
+        thread_id=message.conversation.external_thread_id,
+        text=message.text,
+        author_kind=message.author_kind,
+        author_name=public_author_name(message),
+        created_at=message.created_at.isoformat(),
+    )
+
+
+def _finish(message: Message, **fields) -> None:
+    with transaction.atomic():
+        for name, value in fields.items():
+            setattr(message, name, value)
+        message.save(update_fields=list(fields))
+        events.publish_message_event(message, "message.updated")
+
+
+def deliver_message(*, message_id: int) -> str:
+    """One delivery attempt. Returns the message's delivery status afterwards."""
+    message = _claim(message_id)
+    if message is None:
+        return "skipped"
+    connection = message.conversation.connection
+    try:
+        result = adapter_for(connection.platform).send(connection, _outbound(message))
+    except DeliveryError as exc:
+        if exc.retryable and message.delivery_attempts < MAX_DELIVERY_ATTEMPTS:
+            delay = retry_delay(message.delivery_attempts, exc.retry_after)
+            _finish(message, next_attempt_at=timezone.now() + delay, delivery_error=exc.reason[:1000])
+            logger.info("Delivery of message %s will be retried in %s: %s", message_id, delay, exc.reason)
+            return DeliveryStatus.PENDING
+        _finish(message, delivery_status=DeliveryStatus.FAILED, delivery_error=exc.reason[:1000],
+                next_attempt_at=None)
+        logger.warning("Delivery of message %s failed: %s", message_id, exc.reason)
+        return DeliveryStatus.FAILED
+    _finish(
+        message,
+        delivery_status=DeliveryStatus.SENT,
+        delivery_error="",
+        next_attempt_at=None,
+        platform_message_id=",".join(result.platform_message_ids)[:255] or None,
+    )
+    return DeliveryStatus.SENT

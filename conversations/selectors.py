@@ -1,0 +1,58 @@
+from datetime import datetime
+
+from django.db.models import Q, QuerySet
+
+from conversations.handoff_states import OPEN_STATUSES, HandoffStatus
+from conversations.models import AIReplyState, HandoffSession, Message
+from handoff_site.errors import NotFoundError
+from orgs.models import Organization
+from orgs.permissions import authorize
+from orgs.roles import OrgPermission
+
+
+def _sessions_with_relations() -> QuerySet[HandoffSession]:
+    return HandoffSession.objects.select_related(
+        "conversation__agent", "conversation__contact", "conversation__connection", "assigned_to"
+    )
+
+
+def inbox_sessions(*, organization: Organization) -> QuerySet[HandoffSession]:
+    """The queue and the live chats of one org, oldest waiting first."""
+    return _sessions_with_relations().filter(organization=organization, status__in=OPEN_STATUSES).order_by(
+        "queued_at", "pk"
+    )
+
+
+def session_for_viewer(*, user, session_id: int) -> HandoffSession:
+    """A session the user may see; anything else is the same 404."""
+    session = _sessions_with_relations().filter(pk=session_id).select_related("organization").first()
+    if session is None:
+        raise NotFoundError("No such handoff session.")
+    authorize(user, session.organization, OrgPermission.VIEW_INBOX)
+    return session
+
+
+def transcript(*, session: HandoffSession, limit: int = 500) -> list[Message]:
+    newest_first = (
+        session.conversation.messages.select_related("author_user", "conversation__agent", "conversation__contact")
+        .order_by("-created_at", "-pk")[:limit]
+    )
+    return list(reversed(newest_first))
+
+
+def overdue_session_ids(*, now: datetime) -> tuple[list[int], list[int]]:
+    """Queued sessions past a deadline: (to remind, to expire). The minute sweep's safety net."""
+    queued = HandoffSession.objects.filter(status=HandoffStatus.QUEUED)
+    to_remind = list(queued.filter(remind_at__lte=now, reminder_sent_at__isnull=True).values_list("pk", flat=True))
+    to_expire = list(queued.filter(expires_at__lte=now).values_list("pk", flat=True))
+    return to_remind, to_expire
+
+
+def unanswered_message_ids(*, pending_before: datetime, started_before: datetime) -> list[int]:
+    """User messages whose AI turn never ran, or whose worker died mid-turn."""
+    return list(
+        Message.objects.filter(
+            Q(ai_reply_state=AIReplyState.PENDING, created_at__lt=pending_before)
+            | Q(ai_reply_state=AIReplyState.STARTED, ai_turn_started_at__lt=started_before)
+        ).values_list("pk", flat=True)
+    )

@@ -1,0 +1,126 @@
+"""Messages in and out. Every message to a contact is stored first, then delivered by the worker."""
+
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from channels_gateway.adapters.base import InboundMessage
+from channels_gateway.models import ChannelConnection
+from conversations import events
+from conversations.models import (
+    AIReplyState,
+    AuthorKind,
+    Contact,
+    Conversation,
+    ConversationMode,
+    DeliveryStatus,
+    Message,
+)
+from handoff_site.task_queue import enqueue_on_commit
+from handoff_site.errors import NotFoundError, ValidationError
+
+MAX_INBOUND_TEXT = 20_000
+
+
+@dataclass(frozen=True)
+class InboundResult:
+    message: Message
+    created: bool
+
+
+def _contact_for(connection: ChannelConnection, inbound: InboundMessage) -> Contact:
+    contact, created = Contact.objects.get_or_create(
+        connection=connection,
+        external_id=inbound.contact_external_id,
+        defaults={"organization_id": connection.organization_id, "display_name": inbound.contact_name[:255]},
+    )
+    if not created and inbound.contact_name and contact.display_name != inbound.contact_name[:255]:
+        contact.display_name = inbound.contact_name[:255]
+        contact.save(update_fields=["display_name"])
+    return contact
+
+
+def _conversation_for(connection: ChannelConnection, contact: Contact, thread_id: str) -> Conversation:
+    conversation, _ = Conversation.objects.get_or_create(
+        connection=connection,
+        external_thread_id=thread_id,
+        defaults={
+            "organization_id": connection.organization_id,
+            "agent_id": connection.agent_id,
+            "contact": contact,
+        },
+    )
+    return conversation
+
+
+def receive_inbound_message(*, connection: ChannelConnection, inbound: InboundMessage) -> InboundResult:
+    """Store a user's message once, however often the platform delivers it, then start the AI turn.
+
+    Idempotent on (conversation, platform message id): a redelivery returns the stored
+    message with created=False and triggers nothing.
+    """
+    text = inbound.text.strip()
+    if not text:
+        raise ValidationError("A message needs some text.", code="empty_message")
+    if len(text) > MAX_INBOUND_TEXT:
+        raise ValidationError(f"Messages are limited to {MAX_INBOUND_TEXT} characters.", code="message_too_long")
+    if not connection.is_active:
+        raise NotFoundError("This channel is not active.", code="channel_inactive")
+
+    with transaction.atomic():
+        contact = _contact_for(connection, inbound)
+        conversation = _conversation_for(connection, contact, inbound.thread_id)
+        if inbound.platform_message_id:
+            existing = Message.objects.filter(
+                conversation=conversation, author_kind=AuthorKind.USER,
+                platform_message_id=inbound.platform_message_id,
+            ).first()
+            if existing:
+                return InboundResult(existing, created=False)
+        try:
+            with transaction.atomic():
+                message = Message.objects.create(
+                    organization_id=conversation.organization_id,
+                    conversation=conversation,
+                    author_kind=AuthorKind.USER,
+                    text=text,
+                    platform_message_id=inbound.platform_message_id,
+                    delivery_status=DeliveryStatus.RECEIVED,
+                    ai_reply_state=(
+                        AIReplyState.PENDING if conversation.mode == ConversationMode.AI else AIReplyState.NONE
+                    ),
+                )
+        except IntegrityError:
+            # A concurrent delivery of the same platform message won the insert.
+            existing = Message.objects.get(
+                conversation=conversation, author_kind=AuthorKind.USER,
+                platform_message_id=inbound.platform_message_id,
+            )
+            return InboundResult(existing, created=False)
+        Conversation.objects.filter(pk=conversation.pk).update(last_message_at=message.created_at)
+        message.conversation = conversation
+        events.publish_message_event(message)
+        if conversation.mode == ConversationMode.AI:
+            enqueue_on_commit("conversations.tasks.run_agent_turn", message.pk)
+    return InboundResult(message, created=True)
+
+
+def post_message_to_contact(
+    *, conversation: Conversation, author_kind: AuthorKind, text: str, author_user=None
+) -> Message:
+    """The one outbound path: store the message as pending, deliver it after commit."""
+    message = Message.objects.create(
+        organization_id=conversation.organization_id,
+        conversation=conversation,
+        author_kind=author_kind,
+        author_user=author_user,
+        text=text,
+        delivery_status=DeliveryStatus.PENDING,
+        next_attempt_at=timezone.now(),
+    )
+    Conversation.objects.filter(pk=conversation.pk).update(last_message_at=message.created_at)
+    message.conversation = conversation
+    events.publish_message_event(message)
+    enqueue_on_commit("channels_gateway.tasks.deliver_message", message.pk)
+    return message

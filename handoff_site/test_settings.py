@@ -1,0 +1,30 @@
+"""Settings for the test suite: real PostgreSQL and real Redis, as in production.
+
+Override DATABASE_URL / REDIS_URL to point elsewhere. Each pytest-xdist worker gets
+its own database (pytest-django) and its own channel-layer prefix and task queue.
+"""
+
+import os
+import secrets
+
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/handoff")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
+os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
+_worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+os.environ.setdefault("CHANNEL_LAYER_PREFIX", f"handoff-test-{_worker}-{secrets.token_hex(3)}")
+os.environ.setdefault("Q_CLUSTER_NAME", f"handoff-test-{_worker}-{secrets.token_hex(3)}")
+
+from .settings import *  # noqa: E402,F403
+
+DEBUG = False
+ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = os.environ.get("TEST_EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
+STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
+WHITENOISE_USE_FINDERS = True
+ANTHROPIC_API_KEY = ""  # tests opt in to the fake Messages API server explicitly
+ANTHROPIC_BASE_URL = None
+ANTHROPIC_MAX_RETRIES = 1
+# Tasks run in-process, except in a real cluster started by a test (tests/cluster.py).
+Q_CLUSTER = {**Q_CLUSTER, "sync": not os.environ.get("HANDOFF_REAL_CLUSTER")}  # noqa: F405
+LOGGING["root"]["level"] = "WARNING"  # noqa: F405

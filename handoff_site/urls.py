@@ -1,0 +1,17 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from channels_gateway import views as gateway_views
+from inbox import views as inbox_views
+
+urlpatterns = [
+    path("", inbox_views.home, name="home"),
+    path("demo/", inbox_views.demo, name="demo"),
+    path("healthz", inbox_views.healthz, name="healthz"),
+    path("widget.js", gateway_views.widget_script, name="widget-script"),
+    path("inbox/", include("inbox.urls")),
+    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,88 @@
+"""A demo org a newcomer can log into: an owner, two teammates, an AI agent and a widget."""
+
+import json
+import secrets
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from billing.plans import PlanCode
+from channels_gateway.models import ChannelConnection, Platform
+from conversations.models import AIAgent
+from orgs.models import Organization
+from orgs.roles import Role
+from orgs.services import membership_set_role
+
+DEMO_USERS = [
+    # username, first name, last name, role, staff (Django admin)
+    ("admin", "Alex", "Admin", Role.OWNER, True),
+    ("ana", "Ana", "Silva", Role.AGENT, False),
+    ("ben", "Ben", "Okafor", Role.AGENT, False),
+]
+
+
+def _password() -> str:
+    return secrets.token_urlsafe(9)
+
+
+class Command(BaseCommand):
+    help = "Create (or refresh) the demo organization and print how to log in. Passwords are new each run."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--json", action="store_true", help="Print the same as one JSON object.")
+
+    @transaction.atomic
+    def handle(self, *args, **options):
+        organization, _ = Organization.objects.update_or_create(
+            slug="demo", defaults={"name": "Demo Company", "plan": PlanCode.PRO}
+        )
+        users = []
+        for username, first_name, last_name, role, staff in DEMO_USERS:
+            password = _password()
+            user, _ = get_user_model().objects.update_or_create(
+                username=username,
+                defaults={
+                    "first_name": first_name, "last_name": last_name, "email": f"{username}@demo.example",
+                    "is_staff": staff, "is_superuser": staff, "is_active": True,
+                },
+            )
+            user.set_password(password)
+            user.save(update_fields=["password"])
+            membership_set_role(organization=organization, user=user, role=role)
+            users.append({"username": username, "password": password, "role": role.value,
+                          "name": f"{first_name} {last_name}", "email": user.email})
+
+        agent, _ = AIAgent.objects.get_or_create(
+            organization=organization, name="Demo Assistant",
+            defaults={
+                "system_prompt": "You are the friendly assistant of Demo Company, a small online shop. "
+                "Help with orders, deliveries, returns and accounts.",
+                "handoff_enabled": True,
+            },
+        )
+        widget, _ = ChannelConnection.objects.get_or_create(
+            organization=organization, agent=agent, platform=Platform.WIDGET,
+            defaults={"name": "Demo website", "config": {"demo": True, "allowed_origins": ["*"]}},
+        )
+        site = settings.SITE_URL
+        report = {
+            "organization": {"id": organization.pk, "name": organization.name, "plan": organization.plan},
+            "users": users,
+            "agent": {"id": agent.pk, "name": agent.name, "handoff_enabled": agent.handoff_enabled},
+            "widget": {
+                "key": widget.key,
+                "embed": f'<script src="{site}/widget.js" data-agent="{widget.key}" async></script>',
+            },
+            "urls": {"demo": f"{site}/demo/", "inbox": f"{site}/inbox/", "admin": f"{site}/admin/"},
+        }
+        if options["json"]:
+            self.stdout.write(json.dumps(report))
+            return
+        self.stdout.write(self.style.SUCCESS(f"Demo organization “{organization.name}” is ready."))
+        for user in users:
+            self.stdout.write(f"  {user['role']:<6} {user['username']:<6} password: {user['password']}")
+        self.stdout.write(f"  Be the user:     {report['urls']['demo']}")
+        self.stdout.write(f"  Be the teammate: {report['urls']['inbox']}")
+        self.stdout.write(f"  Configure:       {report['urls']['admin']}")

@@ -1,0 +1,44 @@
+"""Websocket clients for tests: Channels' communicator on the real ASGI application."""
+
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.test import Client
+
+from handoff_site.asgi import application
+
+
+def logged_in_cookie(user, organization=None) -> str:
+    """A real session cookie, as the browser would send it."""
+    client = Client()
+    client.force_login(user)
+    if organization is not None:
+        session = client.session
+        session["organization_id"] = organization.pk
+        session.save()
+    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+
+
+def inbox_socket(cookie: str | None = None, origin: str = "http://localhost") -> WebsocketCommunicator:
+    headers = [(b"origin", origin.encode()), (b"host", b"localhost")]
+    if cookie:
+        headers.append((b"cookie", cookie.encode()))
+    return WebsocketCommunicator(application, "/ws/inbox/", headers=headers)
+
+
+def widget_socket(key: str, token: str | None = None, origin: str = "https://shop.example") -> WebsocketCommunicator:
+    path = f"/ws/widget/{key}/" + (f"?token={token}" if token else "")
+    return WebsocketCommunicator(application, path, headers=[(b"origin", origin.encode())])
+
+
+async def receive_until(communicator: WebsocketCommunicator, predicate, timeout: float = 5) -> dict:
+    """The next frame matching `predicate`, skipping others (events arrive in any order)."""
+    import asyncio
+
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        remaining = deadline - asyncio.get_running_loop().time()
+        if remaining <= 0:
+            raise AssertionError("no matching frame arrived in time")
+        frame = await communicator.receive_json_from(timeout=remaining)
+        if predicate(frame):
+            return frame

@@ -1,0 +1,84 @@
+"""The newcomer's walk through the demo, in a real browser: the customer in the widget on
+/demo/, a teammate in the inbox, both live over websockets served by daphne."""
+
+import json
+import re
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from tests.browser.live import browser_page, running_web  # noqa: F401
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
+
+@pytest.fixture
+def demo():
+    out = StringIO()
+    call_command("seed_demo", "--json", stdout=out)
+    return json.loads(out.getvalue())
+
+
+def test_customer_and_teammate_complete_the_round_trip(demo, running_web, browser_page):
+    customer = browser_page()
+    customer.goto(f"{running_web}/demo/")
+    customer.get_by_test_id("widget-panel").wait_for()  # the demo page opens the widget
+    widget_input = customer.get_by_test_id("widget-input")
+    widget_messages = customer.get_by_test_id("widget-message")
+
+    widget_input.fill("hi")
+    widget_input.press("Enter")
+    ai_reply = widget_messages.nth(1)
+    ai_reply.wait_for()
+
+    teammate = browser_page()
+    teammate.goto(f"{running_web}/inbox/")
+    ana = next(user for user in demo["users"] if user["username"] == "ana")
+    teammate.get_by_label("Username").fill("ana")
+    teammate.get_by_label("Password").fill(ana["password"])
+    teammate.get_by_role("button", name=re.compile("log in", re.I)).click()
+    teammate.locator("#inbox-app:not(.is-loading)").wait_for()  # the first snapshot arrived
+    assert teammate.get_by_test_id("session-item").count() == 0
+
+    # The customer asks for a person: the inbox shows it without a reload.
+    widget_input.fill("can I talk to a human?")
+    widget_input.press("Enter")
+    queued_notice = customer.get_by_test_id("widget-message").filter(
+        has_text="with you shortly")
+    queued_notice.wait_for()
+    session_item = teammate.get_by_test_id("session-item").first
+    session_item.wait_for()
+    queued_card = session_item.inner_text()
+    assert "Web widget" in queued_card and "Demo Assistant" in queued_card
+    assert "can I talk to a human?" in queued_card  # the summary
+
+    session_item.click()
+    teammate.get_by_test_id("accept").click()
+    teammate.get_by_test_id("resolve").wait_for()
+    transcript = teammate.get_by_test_id("transcript")
+    assert "can I talk to a human?" in transcript.inner_text()
+
+    accepted_notice = customer.get_by_test_id("widget-message").filter(has_text="Ana")
+    accepted_notice.first.wait_for()
+
+    reply_input = teammate.get_by_test_id("reply-input")
+    reply_input.fill("Hi, I'm Ana. How can I help?")
+    reply_input.press("Enter")
+    customer.get_by_test_id("widget-message").filter(has_text="How can I help?").wait_for()
+
+    widget_input.fill("My parcel never arrived")
+    widget_input.press("Enter")
+    transcript.get_by_test_id("message").filter(has_text="My parcel never arrived").wait_for()
+
+    teammate.get_by_test_id("resolve").click()
+    customer.get_by_test_id("widget-message").filter(has_text="handed the conversation back").wait_for()
+
+    # Back with the AI: the next message gets an AI answer in the widget.
+    before = customer.get_by_test_id("widget-message").count()
+    widget_input.fill("thanks, one more question")
+    widget_input.press("Enter")
+    customer.get_by_test_id("widget-message").nth(before + 1).wait_for()
+
+    # The customer keeps the conversation across a reload.
+    customer.reload()
+    customer.get_by_test_id("widget-message").filter(has_text="How can I help?").wait_for()

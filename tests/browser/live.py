@@ -38,32 +38,55 @@ def _wait_until_healthy(url: str, process: subprocess.Popen, timeout: float = 30
     raise RuntimeError("the web process did not become healthy")
 
 
+class WebProcess:
+    """`daphne` on a fixed port, so a restart keeps the address browsers connect to."""
+
+    def __init__(self):
+        database = connection.settings_dict
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "handoff_site.test_settings",
+            "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
+            "SECRET_KEY": settings.SECRET_KEY,
+            "CHANNEL_LAYER_PREFIX": settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"],
+            "Q_CLUSTER_NAME": settings.Q_CLUSTER["name"],
+        }
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
+             "handoff_site.asgi:application"],
+            cwd=settings.BASE_DIR, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        _wait_until_healthy(self.url, self.process)
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
 @pytest.fixture
 def running_web(transactional_db):
-    database = connection.settings_dict
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "handoff_site.test_settings",
-        "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
-        "SECRET_KEY": settings.SECRET_KEY,
-        "CHANNEL_LAYER_PREFIX": settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"],
-        "Q_CLUSTER_NAME": settings.Q_CLUSTER["name"],
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "handoff_site.asgi:application"],
-        cwd=settings.BASE_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
+    web = WebProcess()
+    web.start()
     try:
-        _wait_until_healthy(url, process)
-        yield url
+        yield web
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        web.stop()
         connection.close()
 
 

@@ -19,9 +19,19 @@ def demo():
     return json.loads(out.getvalue())
 
 
+def open_inbox_as(page, base_url: str, demo: dict, username: str):
+    password = next(user["password"] for user in demo["users"] if user["username"] == username)
+    page.goto(f"{base_url}/inbox/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name=re.compile("log in", re.I)).click()
+    page.locator("#inbox-app:not(.is-loading)").wait_for()  # the first snapshot arrived
+    return page
+
+
 def test_customer_and_teammate_complete_the_round_trip(demo, running_web, browser_page):
     customer = browser_page()
-    customer.goto(f"{running_web}/demo/")
+    customer.goto(f"{running_web.url}/demo/")
     customer.get_by_test_id("widget-panel").wait_for()  # the demo page opens the widget
     widget_input = customer.get_by_test_id("widget-input")
     widget_messages = customer.get_by_test_id("widget-message")
@@ -31,13 +41,7 @@ def test_customer_and_teammate_complete_the_round_trip(demo, running_web, browse
     ai_reply = widget_messages.nth(1)
     ai_reply.wait_for()
 
-    teammate = browser_page()
-    teammate.goto(f"{running_web}/inbox/")
-    ana = next(user for user in demo["users"] if user["username"] == "ana")
-    teammate.get_by_label("Username").fill("ana")
-    teammate.get_by_label("Password").fill(ana["password"])
-    teammate.get_by_role("button", name=re.compile("log in", re.I)).click()
-    teammate.locator("#inbox-app:not(.is-loading)").wait_for()  # the first snapshot arrived
+    teammate = open_inbox_as(browser_page(), running_web.url, demo, "ana")
     assert teammate.get_by_test_id("session-item").count() == 0
 
     # The customer asks for a person: the inbox shows it without a reload.
@@ -82,3 +86,29 @@ def test_customer_and_teammate_complete_the_round_trip(demo, running_web, browse
     # The customer keeps the conversation across a reload.
     customer.reload()
     customer.get_by_test_id("widget-message").filter(has_text="How can I help?").wait_for()
+
+
+def test_widget_and_inbox_reconnect_by_themselves_after_a_server_restart(demo, running_web, browser_page):
+    customer = browser_page()
+    customer.goto(f"{running_web.url}/demo/")
+    widget_input = customer.get_by_test_id("widget-input")
+    widget_input.fill("can I talk to a human?")
+    widget_input.press("Enter")
+    customer.get_by_test_id("widget-message").filter(has_text="with you shortly").wait_for()
+
+    teammate = open_inbox_as(browser_page(), running_web.url, demo, "ana")
+    teammate.get_by_test_id("session-item").first.click()
+    teammate.get_by_test_id("accept").click()
+    teammate.get_by_test_id("resolve").wait_for()
+
+    running_web.restart()
+
+    # Neither side reloads: both sockets come back by themselves and the chat goes on.
+    widget_input.fill("are you still there?")
+    widget_input.press("Enter")
+    teammate.get_by_test_id("transcript").get_by_test_id("message").filter(
+        has_text="are you still there?").wait_for(timeout=30_000)
+    reply_input = teammate.get_by_test_id("reply-input")
+    reply_input.fill("Yes, still here.")
+    reply_input.press("Enter")
+    customer.get_by_test_id("widget-message").filter(has_text="Yes, still here.").wait_for()

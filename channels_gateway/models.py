@@ -29,6 +29,9 @@ class ChannelConnection(models.Model):
     key = models.CharField(max_length=40, unique=True, default=new_connection_key, editable=False)
     # Non-secret settings, e.g. the widget's allowed origins.
     config = models.JSONField(default=dict, blank=True)
+    # Credentials (bot tokens, signing secrets): write-only. Admin forms never render them,
+    # payloads and logs never include them; only the adapter reads them.
+    secrets = models.JSONField(default=dict, blank=True, editable=False)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -37,3 +40,6 @@ class ChannelConnection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.get_platform_display()})"
+
+    def __repr__(self) -> str:  # never the secrets, even in a traceback's locals
+        return f"<ChannelConnection {self.pk} {self.platform} {self.key}>"

@@ -1,8 +1,11 @@
+from django.conf import settings
 from django.utils import timezone
+
+from channels_gateway.adapters.registry import webhook_segment_of
 
 from channels_gateway.models import ChannelConnection
 from channels_gateway.widget_payloads import widget_message_payload
-from conversations.models import Conversation, DeliveryStatus, Message
+from conversations.models import AuthorKind, Conversation, DeliveryStatus, Message
 
 
 def due_delivery_ids(*, limit: int = 500) -> list[int]:
@@ -12,6 +15,26 @@ def due_delivery_ids(*, limit: int = 500) -> list[int]:
         .order_by("next_attempt_at")
         .values_list("pk", flat=True)[:limit]
     )
+
+
+def last_user_message_at(*, conversation: Conversation):
+    return (
+        Message.objects.filter(conversation=conversation, author_kind=AuthorKind.USER)
+        .order_by("-created_at").values_list("created_at", flat=True).first()
+    )
+
+
+def webhook_connection(*, key: str, platforms: tuple[str, ...]) -> ChannelConnection | None:
+    if not platforms:
+        return None
+    return ChannelConnection.objects.select_related("agent", "organization").filter(
+        key=key, platform__in=platforms, is_active=True
+    ).first()
+
+
+def webhook_url(connection: ChannelConnection) -> str | None:
+    segment = webhook_segment_of(connection.platform)
+    return f"{settings.SITE_URL}/webhooks/{segment}/{connection.key}/" if segment else None
 
 
 def active_connection(*, key: str, platform: str) -> ChannelConnection | None:

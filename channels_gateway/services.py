@@ -6,9 +6,14 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from channels_gateway.adapters.base import DeliveryError, OutboundMessage
+from channels_gateway.adapters.base import DeliveryError, InboundMessage, OutboundMessage
 from channels_gateway.adapters.registry import adapter_for
+from channels_gateway.selectors import last_user_message_at
+from channels_gateway.models import ChannelConnection
 from conversations import events
+from conversations.services.messages import receive_inbound_message
+from handoff_site.errors import ValidationError
+from handoff_site.task_queue import schedule_once
 from conversations.models import DeliveryStatus, Message
 from conversations.payloads import public_author_name
 
@@ -45,6 +50,7 @@ def _claim(message_id: int) -> Message | None:
 
 
 def _outbound(message: Message) -> OutboundMessage:
+    conversation = message.conversation
     return OutboundMessage(
         message_id=message.pk,
         conversation_id=message.conversation_id,
@@ -53,6 +59,9 @@ def _outbound(message: Message) -> OutboundMessage:
         author_kind=message.author_kind,
         author_name=public_author_name(message),
         created_at=message.created_at.isoformat(),
+        contact_external_id=conversation.contact.external_id,
+        parts_sent=message.delivered_parts,
+        last_user_message_at=last_user_message_at(conversation=conversation),
     )
 
 
@@ -64,6 +73,24 @@ def _finish(message: Message, **fields) -> None:
         events.publish_message_event(message, "message.updated")
 
 
+def schedule_delivery_retry(*, message_id: int, at) -> None:
+    # The minute sweep would find it too; the schedule makes a short Retry-After count.
+    schedule_once(f"deliver:{message_id}:{at.timestamp():.0f}", "channels_gateway.tasks.deliver_message",
+                  message_id, at=at)
+
+
+def receive_webhook_messages(*, connection: ChannelConnection, messages: list[InboundMessage]) -> int:
+    """Store what a verified webhook carried; returns how many were new. A message the
+    product cannot take (empty, too long) is logged and skipped, never retried forever."""
+    created = 0
+    for inbound in messages:
+        try:
+            created += receive_inbound_message(connection=connection, inbound=inbound).created
+        except ValidationError as exc:
+            logger.info("Skipped an inbound %s message: %s", connection.platform, exc)
+    return created
+
+
 def deliver_message(*, message_id: int) -> str:
     """One delivery attempt. Returns the message's delivery status afterwards."""
     message = _claim(message_id)
@@ -73,13 +100,15 @@ def deliver_message(*, message_id: int) -> str:
     try:
         result = adapter_for(connection.platform).send(connection, _outbound(message))
     except DeliveryError as exc:
+        progress = {"delivered_parts": max(message.delivered_parts, exc.parts_sent)}
         if exc.retryable and message.delivery_attempts < MAX_DELIVERY_ATTEMPTS:
             delay = retry_delay(message.delivery_attempts, exc.retry_after)
-            _finish(message, next_attempt_at=timezone.now() + delay, delivery_error=exc.reason[:1000])
+            _finish(message, next_attempt_at=timezone.now() + delay, delivery_error=exc.reason[:1000], **progress)
+            schedule_delivery_retry(message_id=message.pk, at=timezone.now() + delay)
             logger.info("Delivery of message %s will be retried in %s: %s", message_id, delay, exc.reason)
             return DeliveryStatus.PENDING
         _finish(message, delivery_status=DeliveryStatus.FAILED, delivery_error=exc.reason[:1000],
-                next_attempt_at=None)
+                next_attempt_at=None, **progress)
         logger.warning("Delivery of message %s failed: %s", message_id, exc.reason)
         return DeliveryStatus.FAILED
     _finish(

@@ -1,6 +1,16 @@
+import logging
+
 from django.contrib.staticfiles import finders
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, JsonResponse
 from django.views.decorators.cache import cache_control
+from django.views.decorators.csrf import csrf_exempt
+
+from channels_gateway.adapters.base import WebhookRejected
+from channels_gateway.adapters.registry import adapter_for, platforms_for_segment
+from channels_gateway.selectors import webhook_connection
+from channels_gateway.services import receive_webhook_messages
+
+logger = logging.getLogger(__name__)
 
 
 @cache_control(public=True, max_age=300)
@@ -10,3 +20,24 @@ def widget_script(request):
     if path is None:
         raise Http404
     return FileResponse(open(path, "rb"), content_type="text/javascript; charset=utf-8")
+
+
+@csrf_exempt
+def platform_webhook(request, segment: str, key: str):
+    """`/webhooks/<platform>/<connection key>/`: verify, store, answer fast. The AI turn runs
+    in the worker after the message is stored, never inside the platform's request."""
+    connection = webhook_connection(key=key, platforms=platforms_for_segment(segment))
+    if connection is None:
+        return JsonResponse({"error": "unknown_connection"}, status=404)
+    adapter = adapter_for(connection.platform)
+    try:
+        outcome = adapter.handle_webhook(connection, request)
+        receive_webhook_messages(connection=connection, messages=outcome.messages)
+    except WebhookRejected as rejected:
+        logger.info("Rejected a %s webhook for connection %s: %s", segment, connection.pk, rejected.reason)
+        return JsonResponse({"error": rejected.reason}, status=rejected.status)
+    except Exception:
+        # Nothing was acknowledged: the platform delivers it again, and storing is idempotent.
+        logger.exception("Could not take a %s webhook for connection %s", segment, connection.pk)
+        return JsonResponse({"error": "try_again"}, status=503, headers={"Retry-After": "5"})
+    return outcome.response or JsonResponse({"ok": True})

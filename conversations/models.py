@@ -123,6 +123,8 @@ class Message(models.Model):
     delivery_status = models.CharField(max_length=10, choices=DeliveryStatus.choices)
     delivery_error = models.TextField(blank=True)
     delivery_attempts = models.PositiveSmallIntegerField(default=0)
+    # Of a reply split at the platform's length limit: parts already delivered, never resent.
+    delivered_parts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     # For a user message in AI mode: has the AI answered it? A re-run never answers twice.
     ai_reply_state = models.CharField(max_length=10, choices=AIReplyState.choices, default=AIReplyState.NONE,

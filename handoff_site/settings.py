@@ -227,6 +227,23 @@ ANTHROPIC_TIMEOUT_SECONDS = float(os.environ.get("ANTHROPIC_TIMEOUT_SECONDS", "3
 ANTHROPIC_GUARD_TIMEOUT_SECONDS = float(os.environ.get("ANTHROPIC_GUARD_TIMEOUT_SECONDS", "4"))
 ANTHROPIC_MAX_RETRIES = int(os.environ.get("ANTHROPIC_MAX_RETRIES", "2"))
 
+# --- Channel platforms -----------------------------------------------------------------------
+# Every client's API base URL is a setting, so a test or a staging setup can point it at a
+# fake server. Credentials are per connection (ChannelConnection.secrets), not settings.
+
+TELEGRAM_API_BASE_URL = os.environ.get("TELEGRAM_API_BASE_URL", "https://api.telegram.org").rstrip("/")
+SLACK_API_BASE_URL = os.environ.get("SLACK_API_BASE_URL", "https://slack.com/api").rstrip("/")
+META_GRAPH_BASE_URL = os.environ.get("META_GRAPH_BASE_URL", "https://graph.facebook.com/v21.0").rstrip("/")
+DISCORD_API_BASE_URL = os.environ.get("DISCORD_API_BASE_URL", "https://discord.com/api/v10").rstrip("/")
+GOOGLE_CHAT_API_BASE_URL = os.environ.get("GOOGLE_CHAT_API_BASE_URL", "https://chat.googleapis.com/v1").rstrip("/")
+# Where Google's OAuth token endpoint and public certificates live (service-account auth,
+# verifying Chat's bearer tokens).
+GOOGLE_OAUTH_TOKEN_URL = os.environ.get("GOOGLE_OAUTH_TOKEN_URL", "https://oauth2.googleapis.com/token")
+GOOGLE_CHAT_CERTS_URL = os.environ.get(
+    "GOOGLE_CHAT_CERTS_URL",
+    "https://www.googleapis.com/service_accounts/v1/metadata/x509/chat@system.gserviceaccount.com",
+)
+
 # --- Logging -------------------------------------------------------------------------------
 
 LOGGING = {

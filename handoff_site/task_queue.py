@@ -1,8 +1,10 @@
 """Tasks are enqueued with ids, and only after the transaction that made their work commits."""
 
 import logging
+from datetime import datetime
 
 from django.db import transaction
+from django_q.models import Schedule
 from django_q.tasks import async_task
 
 logger = logging.getLogger(__name__)
@@ -18,3 +20,13 @@ def enqueue(func: str, *args) -> None:
 
 def enqueue_on_commit(func: str, *args) -> None:
     transaction.on_commit(lambda: enqueue(func, *args))
+
+
+def schedule_once(name: str, func: str, *args, at: datetime) -> None:
+    """Run `func(*args)` once at `at`, through the cluster's scheduler (deleted after it runs).
+
+    A schedule row written inside a transaction exists exactly when that transaction commits.
+    """
+    Schedule.objects.create(
+        name=name, func=func, args=repr(args), schedule_type=Schedule.ONCE, repeats=-1, next_run=at,
+    )

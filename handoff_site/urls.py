@@ -10,6 +10,7 @@ urlpatterns = [
     path("demo/", inbox_views.demo, name="demo"),
     path("healthz", inbox_views.healthz, name="healthz"),
     path("widget.js", gateway_views.widget_script, name="widget-script"),
+    path("webhooks/<slug:segment>/<str:key>/", gateway_views.platform_webhook, name="platform-webhook"),
     path("inbox/", include("inbox.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

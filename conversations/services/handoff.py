@@ -10,7 +10,6 @@ from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
-from django_q.models import Schedule
 
 from billing.entitlements import Entitlement, can_open_handoff
 from conversations import events
@@ -25,6 +24,7 @@ from conversations.models import (
 )
 from conversations.payloads import display_name, public_name
 from conversations.services.messages import post_message_to_contact
+from handoff_site.task_queue import schedule_once
 from handoff_site.errors import ConflictError, NotFoundError, ValidationError
 from orgs.permissions import authorize
 from orgs.models import Organization
@@ -99,14 +99,7 @@ def _personalised(template: str, user) -> str:
 
 def _schedule_deadline(task: str, session: HandoffSession, when: datetime) -> None:
     # A row in the same transaction: the deadline exists exactly when the session does.
-    Schedule.objects.create(
-        name=f"{task.rsplit('.', 1)[-1]}:{session.pk}",
-        func=task,
-        args=repr((session.pk,)),
-        schedule_type=Schedule.ONCE,
-        repeats=-1,
-        next_run=when,
-    )
+    schedule_once(f"{task.rsplit('.', 1)[-1]}:{session.pk}", task, session.pk, at=when)
 
 
 def handoff_escalate(

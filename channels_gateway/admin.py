@@ -1,21 +1,89 @@
 from django.conf import settings
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.utils.html import format_html
 
+from channels_gateway.adapters.base import DeliveryError
+from channels_gateway.adapters.registry import ADAPTER_PATHS, adapter_for
+from channels_gateway.admin_forms import ChannelConnectionForm, platform_field_names
 from channels_gateway.models import ChannelConnection, Platform
+from channels_gateway.selectors import webhook_url
+from channels_gateway.services import connection_update_settings, connection_register_webhook
 
 
 @admin.register(ChannelConnection)
 class ChannelConnectionAdmin(admin.ModelAdmin):
+    form = ChannelConnectionForm
     list_display = ["name", "platform", "organization", "agent", "is_active"]
     list_filter = ["platform", "is_active"]
-    readonly_fields = ["key", "embed_snippet"]
+    search_fields = ["name", "key"]
+    readonly_fields = ["key", "webhook", "embed_snippet", "credentials", "platform_setup"]
+    actions = ["register_webhook"]
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = [
+            (None, {"fields": ["organization", "agent", "platform", "name", "is_active"]}),
+            ("Connect", {"fields": ["key", "webhook", "embed_snippet", "credentials", "platform_setup"]}),
+        ]
+        platforms = [obj.platform] if obj else list(ADAPTER_PATHS)
+        for platform in platforms:
+            secret_fields, config_fields = platform_field_names(platform)
+            if secret_fields or config_fields:
+                fieldsets.append((f"{Platform(platform).label} settings", {
+                    "fields": secret_fields + config_fields,
+                    "classes": [] if obj else ["collapse"],
+                }))
+        fieldsets.append(("Advanced", {"fields": ["config"], "classes": ["collapse"]}))
+        return fieldsets
+
+    def get_readonly_fields(self, request, obj=None):
+        # The platform decides the credentials' meaning: fixed once the connection exists.
+        return [*self.readonly_fields, "platform", "organization"] if obj else self.readonly_fields
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        # The per-platform fields are added by the form itself; the admin lists model fields only.
+        readonly = self.get_readonly_fields(request, obj)
+        kwargs["fields"] = [name for name in ChannelConnectionForm.Meta.fields if name not in readonly]
+        return super().get_form(request, obj, change, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        connection_update_settings(connection=obj, secrets=form.typed_secrets(), config=form.typed_config())
+
+    @admin.display(description="Webhook URL (paste it into the platform)")
+    def webhook(self, obj):
+        url = webhook_url(obj) if obj and obj.pk else None
+        return format_html("<code>{}</code>", url) if url else "—"
 
     @admin.display(description="Embed on your site")
     def embed_snippet(self, obj):
-        if not obj.pk or obj.platform != Platform.WIDGET:
+        if not obj or not obj.pk or obj.platform != Platform.WIDGET:
             return "—"
         return format_html(
             '<code>&lt;script src="{}/widget.js" data-agent="{}" async&gt;&lt;/script&gt;</code>',
             settings.SITE_URL, obj.key,
         )
+
+    @admin.display(description="Credentials")
+    def credentials(self, obj):
+        if not obj or not obj.pk:
+            return "—"
+        names = adapter_for(obj.platform).secret_fields
+        if not names:
+            return "None needed"
+        return ", ".join(f"{name}: {'set' if obj.secrets.get(name) else 'missing'}" for name in names)
+
+    @admin.display(description="On the platform's side")
+    def platform_setup(self, obj):
+        return adapter_for(obj.platform).setup_help if obj and obj.pk else "—"
+
+    @admin.action(description="Register the webhook with the platform")
+    def register_webhook(self, request, queryset):
+        for connection in queryset:
+            try:
+                outcome = connection_register_webhook(connection=connection)
+            except LookupError as exc:
+                self.message_user(request, f"{connection}: {exc}", messages.WARNING)
+            except DeliveryError as exc:
+                self.message_user(request, f"{connection}: {exc.reason}", messages.ERROR)
+            else:
+                self.message_user(request, f"{connection}: {outcome}", messages.SUCCESS)

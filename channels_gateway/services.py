@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from channels_gateway.adapters.base import DeliveryError, InboundMessage, OutboundMessage
 from channels_gateway.adapters.registry import adapter_for
-from channels_gateway.selectors import last_user_message_at
+from channels_gateway.selectors import last_user_message_at, webhook_url
 from channels_gateway.models import ChannelConnection
 from conversations import events
 from conversations.services.messages import receive_inbound_message
@@ -71,6 +71,23 @@ def _finish(message: Message, **fields) -> None:
             setattr(message, name, value)
         message.save(update_fields=list(fields))
         events.publish_message_event(message, "message.updated")
+
+
+def connection_update_settings(
+    *, connection: ChannelConnection, secrets: dict[str, str], config: dict[str, str]
+) -> None:
+    """Merge newly typed credentials (blank keeps the stored one) and platform settings."""
+    connection.secrets = {**connection.secrets, **{name: value for name, value in secrets.items() if value}}
+    connection.config = {**connection.config, **config}
+    connection.save(update_fields=["secrets", "config"])
+
+
+def connection_register_webhook(*, connection: ChannelConnection) -> str:
+    """Where the platform allows it (Telegram), point it at this connection's webhook URL."""
+    url = webhook_url(connection)
+    if url is None:
+        raise LookupError("This channel has no webhook.")
+    return adapter_for(connection.platform).register_webhook(connection, url)
 
 
 def schedule_delivery_retry(*, message_id: int, at) -> None:

@@ -9,7 +9,9 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from billing.plans import PlanCode
+from channels_gateway.adapters.registry import WEBHOOK_SEGMENTS, adapter_for
 from channels_gateway.models import ChannelConnection, Platform
+from channels_gateway.selectors import webhook_url
 from conversations.models import AIAgent
 from orgs.models import Organization
 from orgs.roles import Role
@@ -21,6 +23,9 @@ DEMO_USERS = [
     ("ana", "Ana", "Silva", Role.AGENT, False),
     ("ben", "Ben", "Okafor", Role.AGENT, False),
 ]
+
+
+DEMO_PLATFORMS = [platform for platforms in WEBHOOK_SEGMENTS.values() for platform in platforms]
 
 
 def _password() -> str:
@@ -66,6 +71,7 @@ class Command(BaseCommand):
             organization=organization, agent=agent, platform=Platform.WIDGET,
             defaults={"name": "Demo website", "config": {"demo": True, "allowed_origins": ["*"]}},
         )
+        channels = [self._demo_channel(organization, agent, platform) for platform in DEMO_PLATFORMS]
         site = settings.SITE_URL
         report = {
             "organization": {"id": organization.pk, "name": organization.name, "plan": organization.plan},
@@ -75,6 +81,7 @@ class Command(BaseCommand):
                 "key": widget.key,
                 "embed": f'<script src="{site}/widget.js" data-agent="{widget.key}" async></script>',
             },
+            "channels": channels,
             "urls": {"demo": f"{site}/demo/", "inbox": f"{site}/inbox/", "admin": f"{site}/admin/"},
         }
         if options["json"]:
@@ -86,3 +93,21 @@ class Command(BaseCommand):
         self.stdout.write(f"  Be the user:     {report['urls']['demo']}")
         self.stdout.write(f"  Be the teammate: {report['urls']['inbox']}")
         self.stdout.write(f"  Configure:       {report['urls']['admin']}")
+        self.stdout.write("  Play a platform (test credentials: seed_demo --json):")
+        for channel in channels:
+            self.stdout.write(f"    {channel['platform']:<12} {channel['webhook_url']}")
+
+    def _demo_channel(self, organization, agent, platform: str) -> dict:
+        """One connection per platform with generated test credentials, kept across runs so a
+        script playing the platform keeps working."""
+        adapter = adapter_for(platform)
+        connection = ChannelConnection.objects.filter(organization=organization, agent=agent, platform=platform,
+                                                      config__demo=True).first()
+        if connection is None:
+            secrets, config = adapter.demo_credentials()
+            connection = ChannelConnection.objects.create(
+                organization=organization, agent=agent, platform=platform,
+                name=f"Demo {Platform(platform).label}", secrets=secrets, config={**config, "demo": True},
+            )
+        return {"platform": platform, "name": connection.name, "key": connection.key,
+                "webhook_url": webhook_url(connection), **adapter.platform_side(connection)}

@@ -8,7 +8,6 @@ import logging
 from urllib.parse import parse_qs, urlparse
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from channels_gateway.adapters.base import InboundMessage
 from channels_gateway.adapters.widget import widget_group
@@ -18,6 +17,7 @@ from channels_gateway.visitor_tokens import new_visitor_token, visitor_from_toke
 from channels_gateway.widget_payloads import widget_message_payload
 from conversations.services.messages import receive_inbound_message
 from handoff_site.errors import DomainError
+from handoff_site.json_socket import JsonSocketConsumer
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def _receive(connection: ChannelConnection, visitor_id: str, text, client_id) ->
     return widget_message_payload(result.message)
 
 
-class WidgetConsumer(AsyncJsonWebsocketConsumer):
+class WidgetConsumer(JsonSocketConsumer):
     group: str | None = None
 
     async def connect(self):
@@ -89,9 +89,6 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def receive_json(self, content, **kwargs):
-        if not isinstance(content, dict):
-            await self.send_json({"type": "error", "code": "invalid_input", "message": "Send a JSON object."})
-            return
         kind = content.get("type")
         if kind == "ping":
             await self.send_json({"type": "pong"})
@@ -116,10 +113,3 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
 
     async def widget_frame(self, event):
         await self.send_json(event["frame"])
-
-    @classmethod
-    async def decode_json(cls, text_data):
-        try:
-            return await super().decode_json(text_data)
-        except ValueError:
-            return None

@@ -141,8 +141,10 @@ Q_CLUSTER = {
     "name": os.environ.get("Q_CLUSTER_NAME", "handoff"),
     "workers": int(os.environ.get("Q_WORKERS", "2")),
     "recycle": 500,
-    "timeout": int(os.environ.get("Q_TASK_TIMEOUT", "90")),
-    "retry": int(os.environ.get("Q_TASK_TIMEOUT", "90")) + 30,
+    # Above an AI turn's worst case (model time-out × tries, twice when a handoff is declined),
+    # below the 5 minutes after which the sweep treats a started turn as dead.
+    "timeout": int(os.environ.get("Q_TASK_TIMEOUT", "240")),
+    "retry": int(os.environ.get("Q_TASK_TIMEOUT", "240")) + 30,
     "catch_up": False,
     "max_attempts": 1,
     "save_limit": 500,

@@ -28,3 +28,6 @@ ANTHROPIC_MAX_RETRIES = 1
 # Tasks run in-process, except in a real cluster started by a test (tests/cluster.py).
 Q_CLUSTER = {**Q_CLUSTER, "sync": not os.environ.get("HANDOFF_REAL_CLUSTER")}  # noqa: F405
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
+# A test database per run: two suites on one machine (two checkouts, or an editor's test
+# runner beside a terminal) never drop each other's database.
+DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}  # noqa: F405

@@ -3,12 +3,13 @@
 import logging
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from conversations.events import inbox_group
 from handoff_site.errors import DomainError
+from handoff_site.json_socket import JsonSocketConsumer
 from inbox import ws_actions
 from inbox.selectors import inbox_snapshot
+from orgs.events import member_group
 from orgs.permissions import authorize
 from orgs.roles import OrgPermission
 from orgs.selectors import organization_for_member
@@ -25,8 +26,13 @@ def _organization_for(user, organization_id):
     return organization
 
 
-class InboxConsumer(AsyncJsonWebsocketConsumer):
+def _snapshot_if_allowed(user, organization_id):
+    return inbox_snapshot(user=user, organization=_organization_for(user, organization_id))
+
+
+class InboxConsumer(JsonSocketConsumer):
     group: str | None = None
+    member_group: str | None = None
 
     async def connect(self):
         user = self.scope.get("user")
@@ -40,27 +46,25 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_NOT_FOUND)
             return
         self.group = inbox_group(self.organization.pk)
+        self.member_group = member_group(user.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.channel_layer.group_add(self.member_group, self.channel_name)
         await self.accept()
         await self.send_json(await database_sync_to_async(inbox_snapshot)(user=user, organization=self.organization))
 
     async def disconnect(self, code):
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
+            await self.channel_layer.group_discard(self.member_group, self.channel_name)
 
     async def receive_json(self, content, **kwargs):
-        if not isinstance(content, dict):
-            await self.send_json({"type": "error", "code": "invalid_input", "message": "Send a JSON object."})
-            return
         request_id = content.get("request_id")
         kind = content.get("type")
         if kind == "ping":
             await self.send_json({"type": "pong", "request_id": request_id})
             return
         if kind == "snapshot":
-            await self.send_json(
-                await database_sync_to_async(inbox_snapshot)(user=self.scope["user"], organization=self.organization)
-            )
+            await self.send_fresh_snapshot()
             return
         action = ws_actions.ACTIONS.get(kind)
         if action is None:
@@ -82,9 +86,16 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
     async def inbox_event(self, message):
         await self.send_json(message["event"])
 
-    @classmethod
-    async def decode_json(cls, text_data):
+    async def membership_changed(self, message):
+        """Removed, or a role changed: keep the feed only while the access still holds."""
+        if message["organization_id"] == self.organization.pk:
+            await self.send_fresh_snapshot()
+
+    async def send_fresh_snapshot(self):
+        """The access is checked again each time: a removed member's tab closes."""
         try:
-            return await super().decode_json(text_data)
-        except ValueError:
-            return None
+            snapshot = await database_sync_to_async(_snapshot_if_allowed)(self.scope["user"], self.organization.pk)
+        except DomainError:
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        await self.send_json(snapshot)

@@ -4,6 +4,7 @@ from django.utils.text import slugify
 from guardian.shortcuts import assign_perm, remove_perm
 
 from billing.plans import PlanCode
+from orgs.events import publish_membership_changed
 from orgs.models import Membership, Organization
 from orgs.roles import ROLE_PERMISSIONS, OrgPermission, Role
 
@@ -24,6 +25,7 @@ def membership_set_role(*, organization: Organization, user, role: Role) -> Memb
             assign_perm(f"orgs.{permission}", user, organization)
         else:
             remove_perm(f"orgs.{permission}", user, organization)
+    publish_membership_changed(user_id=user.pk, organization_id=organization.pk)
     return membership
 
 
@@ -32,6 +34,7 @@ def membership_remove(*, organization: Organization, user) -> None:
     Membership.objects.filter(organization=organization, user=user).delete()
     for permission in OrgPermission:
         remove_perm(f"orgs.{permission}", user, organization)
+    publish_membership_changed(user_id=user.pk, organization_id=organization.pk)
 
 
 def user_create(*, username: str, email: str, password: str, first_name: str = "", **extra):

@@ -18,6 +18,7 @@ from conversations.models import (
     Conversation,
     ConversationMode,
     GuardVerdict,
+    HandoffSession,
     HandoffTrigger,
     Message,
 )
@@ -73,12 +74,34 @@ def _unanswered_user_turns(turns: list[Turn]) -> list[Turn]:
     return list(reversed(burst))
 
 
+def _not_yet_judged(conversation: Conversation, burst: list[Turn]) -> list[Turn]:
+    """Leave out what the user wrote while a handoff, closed since, was open: that request
+    was handled (a teammate answered, or they were told nobody is free); asking again re-queues."""
+    handed_back_at = (
+        HandoffSession.objects.filter(conversation=conversation, closed_at__isnull=False)
+        .order_by("-closed_at").values_list("closed_at", flat=True).first()
+    )
+    if handed_back_at is None:
+        return burst
+    settled = set(
+        Message.objects.filter(pk__in=[turn.message_id for turn in burst], created_at__lte=handed_back_at)
+        .values_list("pk", flat=True)
+    )
+    return [turn for turn in burst if turn.message_id not in settled]
+
+
+def _newer_user_message_exists(conversation: Conversation, message: Message) -> bool:
+    return conversation.messages.filter(author_kind=AuthorKind.USER, pk__gt=message.pk).exists()
+
+
 def _post_reply(conversation: Conversation, message: Message, text: str) -> None:
     with transaction.atomic():
-        locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        locked = Conversation.objects.select_for_update(no_key=True).get(pk=conversation.pk)
         _mark_answered(conversation, message.pk)
         if locked.mode != ConversationMode.AI:
             return  # a teammate holds the conversation now: the AI stays silent
+        if _newer_user_message_exists(conversation, message):
+            return  # it arrived while we were thinking: its turn answers the whole burst
         post_message_to_contact(conversation=conversation, author_kind=AuthorKind.AI, text=text)
 
 
@@ -99,8 +122,7 @@ def run_agent_turn(*, message_id: int) -> None:
     message = Message.objects.select_related("conversation__agent", "conversation__contact").get(pk=message_id)
     conversation = message.conversation
     agent = conversation.agent
-    newer = conversation.messages.filter(author_kind=AuthorKind.USER, pk__gt=message.pk).exists()
-    if conversation.mode != ConversationMode.AI or newer:
+    if conversation.mode != ConversationMode.AI or _newer_user_message_exists(conversation, message):
         # With a human now, or a newer message's turn will answer the whole burst.
         _mark_answered(conversation, message.pk)
         return
@@ -109,24 +131,31 @@ def run_agent_turn(*, message_id: int) -> None:
     previous_ai_text = last_assistant_text(turns)
     tuning = guard.tuning_for(agent)
     try:
-        for turn in _unanswered_user_turns(turns):
+        refusal = None  # a confirmed request the plan or the agent's settings turned down
+        for turn in _not_yet_judged(conversation, _unanswered_user_turns(turns)):
             decision = guard.decide(turn.text, previous_ai_text=previous_ai_text, tuning=tuning)
             _record_verdict(conversation, turn.message_id, HandoffTrigger.GUARD, decision)
             if decision.confirmed:
-                _escalate(conversation, message, turns, HandoffTrigger.GUARD, reason=turn.text)
-                return
+                result = _escalate(conversation, message, turns, HandoffTrigger.GUARD, reason=turn.text)
+                if not result.refused:
+                    return
+                refusal = result.refused  # the user was told; the AI still answers what they asked
+                break
 
         reply: AgentReply = generate_reply(agent=agent, turns=turns)
         if reply.wants_human:
-            decision = guard.decide(message.text, asked_by_model=True, previous_ai_text=previous_ai_text,
-                                    tuning=tuning)
-            _record_verdict(conversation, message.pk, HandoffTrigger.TOOL, decision)
-            if decision.confirmed:
-                result = _escalate(conversation, message, turns, HandoffTrigger.TOOL,
-                                   reason=reply.human_reason or message.text)
-                if not result.refused:
-                    return
-                why = f"No human is available ({result.refused.reason}). Keep helping the user yourself."
+            if refusal is None:
+                decision = guard.decide(message.text, asked_by_model=True, previous_ai_text=previous_ai_text,
+                                        tuning=tuning)
+                _record_verdict(conversation, message.pk, HandoffTrigger.TOOL, decision)
+                if decision.confirmed:
+                    result = _escalate(conversation, message, turns, HandoffTrigger.TOOL,
+                                       reason=reply.human_reason or message.text)
+                    if not result.refused:
+                        return
+                    refusal = result.refused
+            if refusal is not None:
+                why = f"No human is available ({refusal.reason}). Keep helping the user yourself."
             else:
                 why = "This was not confirmed as a request for a person. Keep helping the user yourself."
             reply = continue_after_declined_handoff(agent=agent, turns=turns, declined=reply, why=why)

@@ -23,7 +23,7 @@ from conversations.models import (
     HandoffTrigger,
 )
 from conversations.payloads import display_name, public_name
-from conversations.services.messages import post_message_to_contact
+from conversations.services.messages import answer_what_was_asked_while_queued, post_message_to_contact
 from handoff_site.task_queue import schedule_once
 from handoff_site.errors import ConflictError, NotFoundError, ValidationError
 from orgs.permissions import authorize
@@ -54,7 +54,7 @@ class EscalationResult:
 
 def _locked_session(session_id: int) -> HandoffSession:
     try:
-        return HandoffSession.objects.select_for_update().get(pk=session_id)
+        return HandoffSession.objects.select_for_update(no_key=True).get(pk=session_id)
     except HandoffSession.DoesNotExist:
         raise NotFoundError("No such handoff session.") from None
 
@@ -115,8 +115,8 @@ def handoff_escalate(
         conversation = Conversation.objects.select_related("agent").get(pk=conversation_id)
         # Lock order: organization, then conversation. The org lock makes the plan's
         # concurrent-sessions limit exact under concurrent escalations.
-        organization = Organization.objects.select_for_update().get(pk=conversation.organization_id)
-        conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
+        organization = Organization.objects.select_for_update(no_key=True).get(pk=conversation.organization_id)
+        conversation = Conversation.objects.select_for_update(no_key=True).get(pk=conversation_id)
         agent = conversation.agent
         open_session = HandoffSession.objects.filter(conversation=conversation, status__in=OPEN_STATUSES).first()
         if open_session:
@@ -250,6 +250,7 @@ def handoff_expire_if_due(*, session_id: int, now: datetime | None = None) -> bo
             conversation=session.conversation, author_kind=AuthorKind.SYSTEM,
             text=session.conversation.agent.expired_message,
         )
+        answer_what_was_asked_while_queued(conversation=session.conversation, since=session.queued_at)
         events.publish_handoff_event(session, "handoff.expired")
     return True
 

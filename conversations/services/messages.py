@@ -71,6 +71,9 @@ def receive_inbound_message(*, connection: ChannelConnection, inbound: InboundMe
     with transaction.atomic():
         contact = _contact_for(connection, inbound)
         conversation = _conversation_for(connection, contact, inbound.thread_id)
+        # The mode decides who answers: read it under the lock escalate/resolve/expire take,
+        # so a message arriving mid-transition is never left for nobody.
+        conversation = Conversation.objects.select_for_update(no_key=True).get(pk=conversation.pk)
         if inbound.platform_message_id:
             existing = Message.objects.filter(
                 conversation=conversation, author_kind=AuthorKind.USER,
@@ -124,3 +127,16 @@ def post_message_to_contact(
     events.publish_message_event(message)
     enqueue_on_commit("channels_gateway.tasks.deliver_message", message.pk)
     return message
+
+
+def answer_what_was_asked_while_queued(*, conversation: Conversation, since) -> None:
+    """Back with the AI after nobody accepted: the AI answers the user's latest message from
+    the wait (the turn reads the whole burst), so no question is left hanging."""
+    latest = (
+        Message.objects.filter(conversation=conversation, author_kind=AuthorKind.USER, created_at__gte=since)
+        .order_by("-created_at", "-pk").first()
+    )
+    if latest is None:
+        return
+    Message.objects.filter(pk=latest.pk).update(ai_reply_state=AIReplyState.PENDING)
+    enqueue_on_commit("conversations.tasks.run_agent_turn", latest.pk)

@@ -3,6 +3,7 @@
 import itertools
 
 import pytest
+from django.utils import timezone
 
 from channels_gateway.adapters.base import InboundMessage
 from conversations.models import AuthorKind, GuardVerdict, HandoffSession, Message
@@ -195,3 +196,61 @@ def test_after_resolve_the_ai_continues_with_the_human_part_in_context(
     assert "I've refunded order 1234." in transcript and "a human teammate" in transcript
     assert context[-1] == {"role": "user", "content": "Thanks! When will the money arrive?"}
     assert replies(conversation)[-1] == "Model answer to: Thanks! When will the money arrive?"
+
+
+# --- bursts, refusals and expiry ------------------------------------------------------
+
+
+def test_a_message_arriving_while_the_ai_thinks_gets_one_answer_for_both(conversation, fake_anthropic, monkeypatch):
+    from conversations.services import agent_turn
+
+    def store(text, message_id):
+        return receive_inbound_message(
+            connection=conversation.connection,
+            inbound=InboundMessage(contact_external_id=conversation.contact.external_id,
+                                   thread_id=conversation.external_thread_id, text=text,
+                                   platform_message_id=message_id),
+        ).message
+
+    first = store("Where is my parcel?", "burst-1")
+    real_generate_reply = agent_turn.generate_reply
+
+    def slow_model(**kwargs):  # the second message is stored while the model call is under way
+        reply = real_generate_reply(**kwargs)
+        store("It was order 1234", "burst-2")
+        return reply
+
+    monkeypatch.setattr(agent_turn, "generate_reply", slow_model)
+    run_agent_turn(message_id=first.pk)
+    monkeypatch.setattr(agent_turn, "generate_reply", real_generate_reply)
+    assert replies(conversation) == []  # the newer message's turn answers the burst
+    second = Message.objects.get(platform_message_id="burst-2")
+    run_agent_turn(message_id=second.pk)
+    assert replies(conversation) == ["Model answer to: Where is my parcel?\n\nIt was order 1234"]
+
+
+def test_a_confirmed_request_the_plan_refuses_still_gets_an_answer(conversation, user_says):
+    conversation.organization.plan = "free"
+    conversation.organization.save()
+    user_says("can I talk to a human? my parcel never came")
+    assert not HandoffSession.objects.exists()
+    assert replies(conversation, AuthorKind.SYSTEM) == [conversation.agent.unavailable_message]
+    assert len(replies(conversation)) == 1  # and the AI answers what was asked
+
+
+def test_after_expiry_the_ai_answers_what_was_asked_while_waiting_without_requeueing(
+    conversation, user_says, django_capture_on_commit_callbacks
+):
+    from conversations.services.handoff import handoff_expire_if_due
+
+    user_says("I want to talk to a person")
+    user_says("hello? is anyone there? I want a human")  # while queued: stored for the teammate
+    assert replies(conversation) == []
+    session = HandoffSession.objects.get()
+    HandoffSession.objects.filter(pk=session.pk).update(expires_at=timezone.now())
+    with django_capture_on_commit_callbacks(execute=True):
+        assert handoff_expire_if_due(session_id=session.pk)
+    assert len(replies(conversation)) == 1
+    assert HandoffSession.objects.count() == 1  # told nobody is free; asking again later re-queues
+    user_says("human please")
+    assert HandoffSession.objects.count() == 2

@@ -188,3 +188,24 @@ async def test_bad_requests_get_clear_errors(ana, org, frame, code):
     answer = await inbox.receive_json_from()
     assert answer["type"] == "error" and answer["code"] == code and answer["request_id"] == "q"
     await inbox.disconnect()
+
+
+@pytest.mark.parametrize("frame", [{"type": ["accept"]}, {"type": None}, ["accept"], "accept"])
+async def test_a_malformed_frame_is_answered_and_the_socket_stays_open(ana, org, frame):
+    inbox, _ = await open_inbox(ana, org)
+    await inbox.send_json_to(frame)
+    assert (await inbox.receive_json_from())["code"] == "invalid_input"
+    await inbox.send_to(bytes_data=b"\x00\x01")
+    assert (await inbox.receive_json_from())["code"] == "invalid_input"
+    await inbox.send_json_to({"type": "ping", "request_id": "still-here"})
+    assert (await inbox.receive_json_from()) == {"type": "pong", "request_id": "still-here"}
+    await inbox.disconnect()
+
+
+async def test_a_removed_member_loses_the_live_feed_at_once(ana, org):
+    from orgs.services import membership_remove
+
+    inbox, _ = await open_inbox(ana, org)
+    await database_sync_to_async(membership_remove)(organization=org, user=ana)
+    closed = await inbox.receive_output(timeout=5)
+    assert closed == {"type": "websocket.close", "code": 4404}

@@ -52,3 +52,13 @@ def test_the_teammates_who_may_accept_are_agents_admins_and_owners():
     member(org, Role.VIEWER)
     member(OrganizationFactory(), Role.AGENT)
     assert set(teammates_who_may_accept(org).values_list("pk", flat=True)) == accepting
+
+
+def test_a_superuser_is_not_a_member_of_every_organization():
+    from orgs.tests.factories import UserFactory
+
+    organization = OrganizationFactory()
+    operator = UserFactory(is_superuser=True, is_staff=True)
+    assert not has_org_permission(operator, organization, OrgPermission.VIEW_INBOX)
+    with pytest.raises(NotFoundError):
+        authorize(operator, organization, OrgPermission.HANDLE_CONVERSATIONS)

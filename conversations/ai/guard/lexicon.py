@@ -57,11 +57,12 @@ EN = Language(
     words={
         "P": "human humans person persons agent agents representative representatives rep reps operator "
              "operators staff staffer employee employees supervisor manager advisor adviser consultant "
-             "consultants specialist teammate teammates colleague colleagues technician humanbeing livechat teammember",
+             "consultants specialist teammate teammates colleague colleagues technician humanbeing livechat teammember "
+             "assistant assistants",
         "Q": "someone somebody anyone anybody",
         "q": "people",
         "V": "talk talking speak speaking chat chatting contact contacting reach reaching call calling "
-             "connect connecting transfer transferring escalate escalating redirect forward route "
+             "connect connecting transfer transferring escalate escalating redirect direct forward route "
              "communicate communicating converse",
         "W": "want need needs request requesting demand demanding require prefer get getting give",
         "H": "help helping assist assistance",
@@ -138,6 +139,10 @@ EN = Language(
         "crane operator", "machine operator", "in person", "password manager", "task manager", "file manager",
         "download manager", "package manager", "legal representative", "person of interest",
         "first person", "third person", "missing person",
+        # An assistant that is software, not a person: "my voice assistant", "your AI assistant".
+        "virtual assistant", "virtual assistants", "ai assistant", "digital assistant", "voice assistant",
+        "chat assistant", "automated assistant", "smart assistant", "google assistant", "personal assistant",
+        "shopping assistant", "bot assistant", "assistant bot",
     ),
     affirm="yes yeah yea yep yup ya yah sure ok okay k please absolutely definitely alright great perfect",
     refuse="no nope nah nothanks noneed nevermind",
@@ -171,7 +176,7 @@ ES = Language(
     words={
         "P": "humano humana humanos persona agente agentes representante operador operadora operadores "
              "asesor asesora asesores ejecutivo ejecutiva empleado empleada encargado encargada supervisor "
-             "gerente especialista trabajador tecnico",
+             "gerente especialista trabajador tecnico asistente asistentes",
         "Q": "alguien",
         "q": "personas gente",
         "V": "hablar hable hablo hablando conversar platicar charlar chatear comunicar comunicarme comunicame "
@@ -198,7 +203,7 @@ ES = Language(
         "no hace falta": "sin", "no es necesario": "sin", "no gracias": "sin", "por favor": "favor",
     },
     about=("recursos humanos", "derechos humanos", "error humano", "agente de viajes", "agencia de viajes",
-           "agente inmobiliario", "agente de seguros", "en persona"),
+           "agente inmobiliario", "agente de seguros", "en persona", "asistente virtual", "asistente de voz"),
     affirm="si claro vale dale ok okey bueno perfecto favor porfa",
     refuse="no sin",
     frustration=(r"inutil", r"no sirve", r"no me (?:estas )?ayuda", r"no (?:me )?entiendes", r"perdida de tiempo",
@@ -214,7 +219,7 @@ FR = Language(
     words={
         "P": "humain humaine humains personne agent agente conseiller conseillere conseillers operateur "
              "operatrice representant representante employe employee responsable interlocuteur technicien "
-             "superviseur",
+             "superviseur assistante",
         "Q": "quelqu_un",
         "q": "gens",
         "V": "parler parle discuter contacter joindre appeler connecter transferer transferez transfere "
@@ -239,7 +244,8 @@ FR = Language(
         "s il vous plait": "svp", "s il te plait": "stp", "non merci": "sans",
     },
     about=("ressources humaines", "agent de voyage", "agent de voyages", "agence de voyage", "en personne",
-           "agent immobilier", "erreur humaine", "droits de l homme", "agent d assurance"),
+           "agent immobilier", "erreur humaine", "droits de l homme", "agent d assurance", "assistant virtuel",
+           "assistant vocal", "assistante virtuelle", "assistante vocale"),
     affirm="oui ouais ok volontiers svp stp parfait",
     refuse="non sans",
     frustration=(r"inutile", r"\bnul\b", r"sert a rien", r"ne m aide(?:s|z)? pas", r"ne comprend\w* (?:pas|rien)",
@@ -257,7 +263,7 @@ DE = Language(
     words={
         "P": "mensch menschen menschlichen person mitarbeiter mitarbeiterin mitarbeitenden berater beraterin "
              "agent agenten vertreter kundenbetreuer kundenberater sachbearbeiter operator ansprechpartner "
-             "servicemitarbeiter supervisor vorgesetzten techniker",
+             "servicemitarbeiter supervisor vorgesetzten techniker assistent assistenten assistentin",
         "Q": "jemand jemanden jemandem",
         "q": "leute",
         "V": "sprechen reden chatten kontaktieren erreichen verbinden verbinde verbindet weiterleiten "
@@ -278,7 +284,8 @@ DE = Language(
             "gibt es": "gibtes", "ist da jemand": "gibtes jemand", "nein danke": "nicht", "nicht notig": "nicht",
             "kein bedarf": "nicht", "echte person": "echte person"},
     about=("menschliches versagen", "personalabteilung", "reiseburo", "versicherungsvertreter",
-           "menschenrechte", "personlich"),
+           "menschenrechte", "personlich", "virtueller assistent", "virtuellen assistenten",
+           "digitaler assistent", "digitalen assistenten", "sprachassistent"),
     affirm="ja gerne bitte klar okay ok genau naturlich jawohl gern sicher",
     refuse="nein nicht",
     frustration=(r"nutzlos", r"bringt nichts", r"hilfts? (?:mir )?nicht", r"verstehst (?:mich )?nicht",
@@ -294,7 +301,7 @@ IT = Language(
     code="it",
     words={
         "P": "umano umana umani persona operatore operatrice operatori agente rappresentante consulente "
-             "addetto addetta dipendente responsabile tecnico",
+             "addetto addetta dipendente responsabile tecnico assistente",
         "Q": "qualcuno",
         "V": "parlare parlo parli chattare contattare contattarmi collegare collegarmi collegami passare "
              "passarmi passami trasferire trasferirmi trasferiscimi chiamare",
@@ -313,7 +320,8 @@ IT = Language(
             "servizio clienti": "servizioclienti", "assistenza clienti": "servizioclienti",
             "c e": "c_e", "per favore": "favore", "no grazie": "non", "non serve": "non"},
     about=("risorse umane", "agente di viaggio", "agenzia di viaggi", "errore umano", "di persona",
-           "agente immobiliare", "diritti umani"),
+           "agente immobiliare", "diritti umani", "assistente virtuale",
+           "assistente vocale"),
     affirm="si certo ok volentieri favore perfetto",
     refuse="no non",
     frustration=(r"inutile", r"non serve a (?:niente|nulla)", r"non mi aiut\w*", r"non capisci",
@@ -328,7 +336,7 @@ PT = Language(
     code="pt",
     words={
         "P": "humano humana pessoa atendente atendentes agente representante operador operadora consultor "
-             "consultora funcionario funcionaria gerente supervisor especialista tecnico",
+             "consultora funcionario funcionaria gerente supervisor especialista tecnico assistente",
         "Q": "alguem",
         "V": "falar falo conversar contatar contactar ligar conectar transferir transfira transfere passar passa "
              "passe chamar",
@@ -348,7 +356,7 @@ PT = Language(
             "atendimento": "sac", "por favor": "favor", "nao obrigado": "nao", "nao obrigada": "nao",
             "nao precisa": "nao"},
     about=("recursos humanos", "agente de viagens", "agencia de viagens", "em pessoa", "erro humano",
-           "direitos humanos"),
+           "direitos humanos", "assistente virtual", "assistente de voz"),
     affirm="sim claro ok favor isso beleza certo",
     refuse="nao",
     frustration=(r"inutil", r"nao (?:me )?ajuda", r"nao (?:me )?entende", r"nao serve (?:para|pra) nada",
@@ -561,14 +569,15 @@ ARABIC_PREFIXES = ("وبال", "وال", "بال", "لل", "ال", "و", "ب", "
 FUZZY_KEYWORDS = (
     "human humans person persons someone somebody anyone anybody agent agents representative "
     "representatives operator operators employee supervisor consultant customer service support contact "
-    "contacting connect connecting transfer transferring speak speaking available people assistance "
+    "contacting connect connecting transfer transferring speak speaking talking chatting available "
+    "people assistance assistant direct "
     "persona humano agente operador representante hablar personne humain conseiller parler mensch "
     "mitarbeiter sprechen operatore parlare pessoa atendente falar medewerker spreken konsultant "
     "человек оператор сотрудник поговорить temsilci"
 )
 PROTECTED = (
     "argent urgent prison personal personally contract contracts humane humor humour speaker spear steak sneak "
-    "agenda agency stuff teach react taking walking parson reason season serves server servers device "
+    "agenda agency stuff teach react taking walking stalking charting parson reason season serves server servers device "
     "sneaky peak speck poison persian prisons contacts connects transfers persona personas peoples "
     "agente agentes humano humanos human persons someone anyone agents operators opera operate operated "
     "supporter supports servicing services serviced customers customer costumer costume contacted connected "

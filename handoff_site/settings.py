@@ -240,6 +240,8 @@ TELEGRAM_API_BASE_URL = os.environ.get("TELEGRAM_API_BASE_URL", "https://api.tel
 SLACK_API_BASE_URL = os.environ.get("SLACK_API_BASE_URL", "https://slack.com/api").rstrip("/")
 META_GRAPH_BASE_URL = os.environ.get("META_GRAPH_BASE_URL", "https://graph.facebook.com/v21.0").rstrip("/")
 DISCORD_API_BASE_URL = os.environ.get("DISCORD_API_BASE_URL", "https://discord.com/api/v10").rstrip("/")
+# Empty: ask Discord (GET /gateway/bot) where the bot's Gateway websocket is.
+DISCORD_GATEWAY_URL = os.environ.get("DISCORD_GATEWAY_URL", "")
 GOOGLE_CHAT_API_BASE_URL = os.environ.get("GOOGLE_CHAT_API_BASE_URL", "https://chat.googleapis.com/v1").rstrip("/")
 # Where Google's OAuth token endpoint and public certificates live (service-account auth,
 # verifying Chat's bearer tokens).

@@ -1,12 +1,19 @@
 """Dev loop for the local guard: figures on a split of a Bitext CSV, the misses, and latency.
 
-    .venv/bin/python bench/guard_dev.py                       # dev split of customer_support_20k.csv
-    .venv/bin/python bench/guard_dev.py --split heldout       # the held-out fifth (final check only)
+    .venv/bin/python bench/guard_dev.py                          # dev split of customer_support_20k.csv
+    .venv/bin/python bench/guard_dev.py --file 8k                # dev split of customer_service_8k.csv
+    .venv/bin/python bench/guard_dev.py --file 8k --split heldout  # the held-out fifth (final check only)
     .venv/bin/python bench/guard_dev.py --file PATH --split all
 
-The split is fixed by a hash of the utterance: rows with zlib.crc32(utterance) % 5 == 0
-are held out. Design rules on the dev split only; run the held-out split and the other
-files once, at the end, to report.
+`--file` takes a path or one of the short names 20k and 8k (the two files of
+/work/shared/data/bitext/).
+
+The split is fixed by a hash of the utterance, the same for every file: rows with
+zlib.crc32(utterance) % 5 == 0 are held out, the others are the dev split. Since the second
+round of work the dev rows of BOTH files are development data (the first round used the
+20k file's dev rows only); the held-out rows of both files are for the final report. The
+texts of held-out rows are never printed: with --split heldout or all, only the aggregate
+figures are shown.
 
 Calls `classify_local` directly (no Django settings, no model): the local stage alone,
 as `eval_guard` measures it when no API key is set.
@@ -26,7 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from conversations.ai.guard.local import classify_local  # noqa: E402
 
-DEFAULT_FILE = Path("/work/shared/data/bitext/customer_support_20k.csv")
+DATA = Path("/work/shared/data/bitext")
+DEFAULT_FILE = DATA / "customer_support_20k.csv"
+SHORT_NAMES = {"20k": DATA / "customer_support_20k.csv", "8k": DATA / "customer_service_8k.csv"}
 POSITIVE, AMBIGUOUS = "contact_human_agent", "contact_customer_service"
 
 
@@ -48,11 +57,13 @@ def percentile(values: list[float], fraction: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--file", type=Path, default=DEFAULT_FILE)
+    parser.add_argument("--file", type=lambda value: SHORT_NAMES.get(value) or Path(value), default=DEFAULT_FILE,
+                        help="A CSV path, or 20k / 8k.")
     parser.add_argument("--split", choices=["dev", "heldout", "all"], default="dev")
     parser.add_argument("--show", type=int, default=40, help="How many misses of each kind to print.")
     parser.add_argument("--ambiguous", action="store_true", help="Also list flagged contact_customer_service rows.")
     args = parser.parse_args()
+    show_texts = args.split == "dev"  # held-out texts stay unseen: aggregate figures only
 
     rows = load(args.file, args.split)
     counts = {"tp": 0, "fn": 0, "fp": 0, "tn": 0, "amb": 0, "amb_flagged": 0}
@@ -93,7 +104,9 @@ def main() -> None:
           f"max {max(latencies, default=0):.3f} ms  mean {statistics.fmean(latencies) if latencies else 0:.4f} ms")
     for title, items in (("misses (requests not flagged)", misses), ("false alarms", false_alarms)) + (
             (("ambiguous flagged", ambiguous_flagged),) if args.ambiguous else ()):
-        if items:
+        if items and not show_texts:
+            print(f"{title}: {len(items)} (texts not shown for the {args.split} split)")
+        elif items:
             print(f"{title}: {len(items)}")
             for utterance, reason in items[:args.show]:
                 print(f"  {utterance!r}  [{reason}]")

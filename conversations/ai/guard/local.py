@@ -200,6 +200,51 @@ _PROCESS_QUESTION = re.compile(r"^(?:(?:do|does|will|would) (?:i|we) (?:have|nee
                                r"is it necessary to|am i required to|is it required to)\b")
 _INABILITY = frozenset(("can", "could", "why", "puedo", "kann", "posso", "peux"))
 
+# Short English words mistyped where the grammar expects them: the link word between a verb
+# and a person ("chat wit a person", "talk tl a human", "speak tto an agent") and the verb
+# before a link word and a person ("can u galk to a person"). Edit distance cannot correct
+# such short words out of context (too many real neighbours), so the repair needs the
+# context and a word the lexicon does not know; real words one edit away stay as they are.
+_LINK_REPAIRS = (("to", "O"), ("with", "T"))
+_VERB_REPAIRS = (("talk", "V"), ("chat", "V"))
+_NOT_REPAIRED = frozenset(
+    "go so do no two top toe ton tow toy tot wish witch width wits kith pith walk tall tale tail talc task tack "
+    "balk stalk chap chit char cheat cat hat what that than".split())
+
+_PERSON_AHEAD = re.compile(r"[DT]{0,3}[PQq]")
+
+
+def _one_edit(word: str, target: str) -> bool:
+    """One insertion, deletion, substitution or swap of neighbouring letters apart."""
+    if word == target or abs(len(word) - len(target)) > 1:
+        return False
+    if len(word) == len(target):
+        diff = [i for i, (a, b) in enumerate(zip(word, target)) if a != b]
+        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1
+                                   and word[diff[0]] == target[diff[1]] and word[diff[1]] == target[diff[0]])
+    short, long_ = (word, target) if len(word) < len(target) else (target, word)
+    return any(long_[:i] + long_[i + 1:] == short for i in range(len(long_)))
+
+
+def _repair(words: list[str], classes: list[str]) -> None:
+    """Reclass mistyped short words from their neighbours (see _LINK_REPAIRS), in place."""
+    for i in range(len(classes) - 1):
+        word = words[i]
+        if classes[i] != "x" or len(word) > 5 or not word.isalpha() or word in _NOT_REPAIRED:
+            continue
+        before, after = classes[i - 1] if i else "|", classes[i + 1]
+        # The person follows, after determiners at most ("a real person"; "a"/"an" may be classed T).
+        if before == "V" and _PERSON_AHEAD.match("".join(classes[i + 1:i + 5])):
+            repairs = _LINK_REPAIRS
+        elif after in "OT" and _PERSON_AHEAD.match("".join(classes[i + 2:i + 6])):
+            repairs = _VERB_REPAIRS
+        else:
+            continue
+        for target, letter in repairs:
+            if _one_edit(word, target):
+                classes[i] = letter
+                break
+
 
 @dataclass
 class _Match:
@@ -230,6 +275,7 @@ class _Message:
             letter, language = _classify(word)
             classes.append(letter)
             self.languages.append(language)
+        _repair(self.words, classes)
         # "no" negates only what directly follows it: "no quiero", "no human", not "no, I want".
         for i, letter in enumerate(classes):
             if letter == "n":
@@ -351,6 +397,11 @@ def _requests(message: _Message) -> list[_Match]:
         if _describes_someone(message, match):
             continue
         match.declined = _is_declined(message, match)
+        # "is anyone available at customer service?" asks whether support is open, like
+        # "is customer service available?": an unspecified person placed in the service.
+        if match.kind == "human_available" and "P" not in classes[match.start:match.end] \
+                and "S" in classes[match.end:message.clause_bounds(match.start)[1]]:
+            match.kind, match.score = "customer_service", min(match.score, AMBIGUOUS)
         if _PROCESS_QUESTION.search(" ".join(message.words[message.clause_bounds(match.start)[0]:match.start])):
             match.kind, match.score = "question:person", min(match.score, PERSON_QUESTION)
         kept.append(match)

@@ -88,6 +88,75 @@ def test_typos_and_shouting_do_not_hide_a_request(text):
     assert verdict.is_request and verdict.confident, verdict
 
 
+# --- second round: rules found on the dev rows of both Bitext files --------------------------
+# Each case below is written for the rule, not copied from the data.
+
+@pytest.mark.parametrize("text", [
+    "could I chat with an assistant please",  # an assistant is a person you can be handed to
+    "how do I reach an assistant?",
+    "help me get in touch with an assistant",
+    "quisiera hablar con un asistente",
+    "je souhaite parler à une assistante",
+    "kann ich mit einem Assistenten sprechen",
+    "vorrei parlare con un assistente",
+])
+def test_asking_for_an_assistant_is_a_request(text):
+    verdict = flagged(text)
+    assert verdict.is_request and verdict.confident, verdict
+
+
+@pytest.mark.parametrize("text", [
+    "my virtual assistant keeps reading out the wrong order",  # software, not a person
+    "does it work with my voice assistant",
+    "el asistente virtual no entiende nada",
+    "mein virtueller Assistent hat die Bestellung storniert",
+    "l'assistente vocale non risponde",
+])
+def test_software_assistants_are_not_people(text):
+    verdict = flagged(text)
+    assert not verdict.is_request and verdict.confident, verdict
+    assert verdict.reason.startswith("about_people"), verdict.reason
+
+
+@pytest.mark.parametrize("text", [
+    "let me chat wit a real person",  # "with" mistyped between the verb and the person
+    "I'd like to talk wiht an agent",
+    "speak tto a human please",
+    "could you put me through, I need to talk tl someone",
+    "i need help chatting withh an operator",
+    "can I galk to a human",  # the verb mistyped before "to" and the person
+    "can you direct me to an agent",  # "direct", and its typo, as a verb of transferring
+    "please dirrect me to a representative",
+    "I need help speakin with somebody",
+])
+def test_short_words_mistyped_in_context_are_repaired(text):
+    verdict = flagged(text)
+    assert verdict.is_request and verdict.confident, verdict
+
+
+@pytest.mark.parametrize("text", [
+    "I want to walk to a person",  # real words near "talk" / "to" stay as they are
+    "please call two agents for the event",
+    "I wish a human had checked this",
+])
+def test_real_words_near_a_keyword_are_not_repaired(text):
+    assert not flagged(text).is_request
+
+
+@pytest.mark.parametrize("text", [
+    "is anybody available at the help desk?",  # is support open: the ambiguous class
+    "anyone available in customer support",
+])
+def test_someone_available_at_customer_service_is_ambiguous(text):
+    verdict = flagged(text)
+    assert not verdict.is_request and not verdict.confident
+    assert verdict.reason == "customer_service"
+
+
+def test_a_person_available_at_customer_service_is_still_a_request():
+    assert flagged("is there a human available at customer support?").is_request
+
+
 # --- talk about people, not a request for one --------------------------------------------
 
 @pytest.mark.parametrize("text", [

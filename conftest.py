@@ -1,7 +1,30 @@
 import pytest
 from django.core.cache import cache
 
+from conversations.tests.factories import AIAgentFactory
+from orgs.roles import Role
+from orgs.tests.factories import OrganizationFactory, member
 from tests.fakes.anthropic_api import FakeAnthropic
+
+
+@pytest.fixture
+def organization(db):
+    return OrganizationFactory()
+
+
+@pytest.fixture
+def agent(organization):
+    return AIAgentFactory(organization=organization)
+
+
+@pytest.fixture
+def ana(organization):
+    return member(organization, Role.AGENT, username="ana", first_name="Ana", last_name="Silva")
+
+
+@pytest.fixture
+def ben(organization):
+    return member(organization, Role.AGENT, username="ben", first_name="Ben", last_name="Okafor")
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from conversations.models import HandoffSession
 from conversations.tests.factories import AIAgentFactory
 from orgs.roles import Role
 from orgs.tests.factories import OrganizationFactory, member
-from tests.cluster import real_task_queue, running_cluster  # noqa: F401
+from tests.cluster import running_cluster
 from tests.realtime import GroupListener
 from tests.sockets import receive_until, widget_socket
 

@@ -30,9 +30,7 @@ from channels_gateway.tests.round_trip import Channel, run_round_trip
 from conversations.handoff_states import HandoffStatus
 from conversations.models import AuthorKind, Conversation, HandoffSession, Message
 from conversations.services.messages import post_message_to_contact
-from conversations.tests.factories import AIAgentFactory, ContactFactory, ConversationFactory
-from orgs.roles import Role
-from orgs.tests.factories import OrganizationFactory, member
+from conversations.tests.factories import ContactFactory, ConversationFactory
 from tests.fakes.discord_api import BOT_USER, FakeDiscordAPI, FakeGateway, signed_headers, snowflake
 
 FIXTURES = Path(__file__).parent / "fixtures" / "discord"
@@ -55,21 +53,6 @@ def ask(text: str, *, interaction_id: str | None = None) -> dict:
 
 
 # --- Fixtures ------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def organization(db):
-    return OrganizationFactory()
-
-
-@pytest.fixture
-def agent(organization):
-    return AIAgentFactory(organization=organization)
-
-
-@pytest.fixture
-def ana(organization):
-    return member(organization, Role.AGENT, username="ana", first_name="Ana", last_name="Silva")
 
 
 @pytest.fixture

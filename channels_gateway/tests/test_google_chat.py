@@ -22,9 +22,6 @@ from channels_gateway.tests.factories import ChannelConnectionFactory
 from channels_gateway.tests.round_trip import Channel, run_round_trip
 from conversations.models import AuthorKind, Contact, Conversation, Message
 from conversations.services.messages import post_message_to_contact
-from conversations.tests.factories import AIAgentFactory
-from orgs.roles import Role
-from orgs.tests.factories import OrganizationFactory, member
 from tests.fakes.google_chat_api import ChatSigner, FakeGoogle, new_rsa_key, service_account_info
 
 FIXTURES = Path(__file__).parent / "fixtures" / "google_chat"
@@ -58,21 +55,6 @@ def fixture(name: str) -> dict:
 @cache
 def _fixture(name: str) -> dict:
     return json.loads((FIXTURES / name).read_text())
-
-
-@pytest.fixture
-def organization(db):
-    return OrganizationFactory()
-
-
-@pytest.fixture
-def agent(organization):
-    return AIAgentFactory(organization=organization, handoff_enabled=True)
-
-
-@pytest.fixture
-def ana(organization):
-    return member(organization, Role.AGENT, username="ana", first_name="Ana", last_name="Silva")
 
 
 @pytest.fixture(scope="module")

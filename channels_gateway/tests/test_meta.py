@@ -20,9 +20,6 @@ from channels_gateway.tests.factories import ChannelConnectionFactory
 from channels_gateway.tests.round_trip import Channel, run_round_trip
 from conversations.models import AuthorKind, Conversation, Message
 from conversations.services.messages import post_message_to_contact
-from conversations.tests.factories import AIAgentFactory
-from orgs.roles import Role
-from orgs.tests.factories import OrganizationFactory, member
 from tests.fakes.meta_graph_api import FakeGraphAPI, dumps, graph_error
 
 pytestmark = pytest.mark.django_db
@@ -37,21 +34,6 @@ NO_SIGNATURE = ""
 
 def fixture(name: str) -> dict:
     return json.loads((FIXTURES / name).read_text())
-
-
-@pytest.fixture
-def organization(db):
-    return OrganizationFactory()
-
-
-@pytest.fixture
-def agent(organization):
-    return AIAgentFactory(organization=organization)
-
-
-@pytest.fixture
-def ana(organization):
-    return member(organization, Role.AGENT, username="ana", first_name="Ana", last_name="Silva")
 
 
 @pytest.fixture

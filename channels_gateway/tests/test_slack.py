@@ -25,8 +25,6 @@ from channels_gateway.tests.round_trip import Channel, run_round_trip
 from conversations.models import AuthorKind, Contact, Conversation, Message
 from conversations.services.messages import post_message_to_contact
 from conversations.tests.factories import AIAgentFactory
-from orgs.roles import Role
-from orgs.tests.factories import OrganizationFactory, member
 from tests.fakes.slack_api import FakeSlack
 
 pytestmark = pytest.mark.django_db
@@ -65,16 +63,6 @@ def dm(text: str, **event) -> dict:
     payload["event"].update(text=text, ts=ts, event_ts=ts, client_msg_id=f"c0ffee00-0000-4000-8000-{next(_ts):012d}")
     payload["event"].update(event)
     return payload
-
-
-@pytest.fixture
-def organization(db):
-    return OrganizationFactory()
-
-
-@pytest.fixture
-def ana(organization):
-    return member(organization, Role.AGENT, username="ana", first_name="Ana", last_name="Silva")
 
 
 @pytest.fixture

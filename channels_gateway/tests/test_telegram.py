@@ -22,9 +22,6 @@ from channels_gateway.tests.factories import ChannelConnectionFactory
 from channels_gateway.tests.round_trip import Channel, run_round_trip
 from conversations.models import AuthorKind, Contact, Conversation, Message
 from conversations.services.messages import post_message_to_contact
-from conversations.tests.factories import AIAgentFactory
-from orgs.roles import Role
-from orgs.tests.factories import OrganizationFactory, member
 from tests.fakes.telegram_api import FakeTelegram
 
 pytestmark = pytest.mark.django_db
@@ -38,21 +35,6 @@ USER_CHAT = "1111111"  # the documented example's user, chatting privately with 
 
 def fixture(name: str) -> dict:
     return copy.deepcopy(json.loads((FIXTURES / f"{name}.json").read_text()))
-
-
-@pytest.fixture
-def organization(db):
-    return OrganizationFactory()
-
-
-@pytest.fixture
-def agent(organization):
-    return AIAgentFactory(organization=organization)
-
-
-@pytest.fixture
-def ana(organization):
-    return member(organization, Role.AGENT, username="ana", first_name="Ana", last_name="Silva")
 
 
 @pytest.fixture

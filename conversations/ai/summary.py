@@ -7,7 +7,7 @@ import anthropic
 from django.conf import settings
 
 from conversations.ai.client import anthropic_client, text_of
-from conversations.ai.transcript import Turn, as_model_messages
+from conversations.ai.transcript import Turn
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,6 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from tests.browser.live import browser_page, running_web  # noqa: F401
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 

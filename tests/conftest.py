@@ -1,0 +1,1 @@
+from tests.cluster import real_task_queue  # noqa: F401

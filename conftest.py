@@ -1,4 +1,8 @@
+import inspect
+
 import pytest
+from asgiref.sync import SyncToAsync
+from django.db import connections
 from django.core.cache import cache
 
 from conversations.tests.factories import AIAgentFactory
@@ -41,3 +45,12 @@ def fake_anthropic(settings):
 def _isolated_cache():
     cache.clear()
     yield
+
+
+@pytest.fixture(autouse=True)
+def _close_connections_of_async_tests(request):
+    """An async test's ORM calls run on asgiref's one sync thread, whose connection would
+    otherwise outlive the test and keep the test database from being dropped."""
+    yield
+    if inspect.iscoroutinefunction(request.function):
+        SyncToAsync.single_thread_executor.submit(connections.close_all).result()

@@ -2,6 +2,7 @@ import inspect
 
 import pytest
 from asgiref.sync import SyncToAsync
+from channels.layers import channel_layers
 from django.db import connections
 from django.core.cache import cache
 
@@ -48,9 +49,15 @@ def _isolated_cache():
 
 
 @pytest.fixture(autouse=True)
-def _close_connections_of_async_tests(request):
-    """An async test's ORM calls run on asgiref's one sync thread, whose connection would
-    otherwise outlive the test and keep the test database from being dropped."""
+def _isolate_async_tests(request):
+    """Each async test runs in its own event loop. A channel layer keeps asyncio locks from
+    the loop that first used it, so each test gets fresh layer instances; and the ORM calls
+    ran on asgiref's one sync thread, whose connection would otherwise outlive the test and
+    keep the test database from being dropped."""
+    is_async = inspect.iscoroutinefunction(request.function)
+    if is_async:
+        channel_layers.backends.clear()
     yield
-    if inspect.iscoroutinefunction(request.function):
+    if is_async:
+        channel_layers.backends.clear()
         SyncToAsync.single_thread_executor.submit(connections.close_all).result()

@@ -5,6 +5,7 @@ connection's allowed origins instead of ALLOWED_HOSTS, and there is no staff ses
 """
 
 import logging
+import time
 from urllib.parse import parse_qs, urlparse
 
 from channels.db import database_sync_to_async
@@ -13,6 +14,7 @@ from channels_gateway.adapters.base import InboundMessage
 from channels_gateway.adapters.widget import widget_group
 from channels_gateway.models import ChannelConnection, Platform
 from channels_gateway.selectors import active_connection, widget_conversation, widget_history
+from channels_gateway.services import visitor_typing
 from channels_gateway.visitor_tokens import new_visitor_token, visitor_from_token
 from channels_gateway.widget_payloads import widget_message_payload
 from conversations.services.messages import receive_inbound_message
@@ -24,6 +26,7 @@ logger = logging.getLogger(__name__)
 CLOSE_NOT_FOUND = 4404
 CLOSE_FORBIDDEN_ORIGIN = 4403
 MAX_CLIENT_ID = 100
+TYPING_EVERY_SECONDS = 2
 
 
 def origin_allowed(connection: ChannelConnection, origin: str | None) -> bool:
@@ -41,6 +44,12 @@ def _hello(connection: ChannelConnection, visitor_id: str) -> list[dict]:
     return widget_history(conversation=conversation) if conversation else []
 
 
+def _typing(connection: ChannelConnection, visitor_id: str) -> None:
+    conversation = widget_conversation(connection=connection, visitor_id=visitor_id)
+    if conversation is not None:
+        visitor_typing(conversation=conversation)
+
+
 def _receive(connection: ChannelConnection, visitor_id: str, text, client_id) -> dict:
     result = receive_inbound_message(
         connection=connection,
@@ -56,6 +65,7 @@ def _receive(connection: ChannelConnection, visitor_id: str, text, client_id) ->
 
 class WidgetConsumer(JsonSocketConsumer):
     group: str | None = None
+    last_typing_at = float("-inf")
 
     async def connect(self):
         key = self.scope["url_route"]["kwargs"]["connection_key"]
@@ -92,6 +102,12 @@ class WidgetConsumer(JsonSocketConsumer):
         kind = content.get("type")
         if kind == "ping":
             await self.send_json({"type": "pong"})
+            return
+        if kind == "typing":
+            now = time.monotonic()
+            if now - self.last_typing_at >= TYPING_EVERY_SECONDS:  # a chatty client costs nothing
+                self.last_typing_at = now
+                await database_sync_to_async(_typing)(self.connection, self.visitor_id)
             return
         if kind != "message":
             await self.send_json({"type": "error", "code": "unknown_type", "message": f"Unknown type {kind!r}."})

@@ -12,9 +12,12 @@ from channels_gateway.selectors import last_user_message_at, webhook_url
 from channels_gateway.models import ChannelConnection
 from conversations import events
 from conversations.services.messages import receive_inbound_message
-from handoff_site.errors import ValidationError
-from handoff_site.task_queue import schedule_once
-from conversations.models import DeliveryStatus, Message
+from handoff_site.errors import ConflictError, NotFoundError, ValidationError
+from handoff_site.task_queue import enqueue_on_commit, schedule_once
+from orgs.permissions import authorize
+from orgs.roles import OrgPermission
+from conversations.handoff_states import OPEN_STATUSES
+from conversations.models import Conversation, ConversationMode, DeliveryStatus, HandoffSession, Message
 from conversations.payloads import public_author_name
 
 logger = logging.getLogger(__name__)
@@ -136,3 +139,35 @@ def deliver_message(*, message_id: int) -> str:
         platform_message_id=",".join(result.platform_message_ids)[:255] or None,
     )
     return DeliveryStatus.SENT
+
+
+def delivery_retry(*, message_id: int, user) -> Message:
+    """A teammate asks to send a failed message again: back to pending, delivered by the worker."""
+    message = Message.objects.select_related("organization", "conversation").filter(pk=message_id).first()
+    if message is None:
+        raise NotFoundError("No such message.")
+    authorize(user, message.organization, OrgPermission.HANDLE_CONVERSATIONS)
+    with transaction.atomic():
+        retried = Message.objects.filter(pk=message_id, delivery_status=DeliveryStatus.FAILED).update(
+            delivery_status=DeliveryStatus.PENDING, delivery_attempts=0, delivery_error="",
+            next_attempt_at=timezone.now(),
+        )
+        if not retried:
+            raise ConflictError("Only a failed message can be sent again.", code="not_failed")
+        message.refresh_from_db()
+        events.publish_message_event(message, "message.updated")
+        enqueue_on_commit("channels_gateway.tasks.deliver_message", message.pk)
+    return message
+
+
+def visitor_typing(*, conversation: Conversation) -> None:
+    """The user types: the teammate holding the conversation sees it. Nothing is stored."""
+    if conversation.mode != ConversationMode.HUMAN:
+        return
+    session = HandoffSession.objects.filter(conversation=conversation, status__in=OPEN_STATUSES).first()
+    if session is None:
+        return
+    events.send_inbox_event(conversation.organization_id, {
+        "type": "typing", "session_id": session.pk, "conversation_id": conversation.pk,
+        "author_kind": "user", "name": str(conversation.contact),
+    })

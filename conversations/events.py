@@ -6,7 +6,7 @@ organization. A reader of an event never sees a row that is not committed yet.
 
 from conversations.models import AuthorKind, ConversationMode, HandoffSession, Message
 from conversations.payloads import message_payload, session_payload
-from handoff_site.realtime import send_to_group_on_commit
+from handoff_site.realtime import send_to_group, send_to_group_on_commit
 
 
 def inbox_group(organization_id: int) -> str:
@@ -15,6 +15,11 @@ def inbox_group(organization_id: int) -> str:
 
 def publish_on_commit(organization_id: int, event: dict) -> None:
     send_to_group_on_commit(inbox_group(organization_id), {"type": "inbox.event", "event": event})
+
+
+def send_inbox_event(organization_id: int, event: dict) -> None:
+    """At once, for what is not a write (typing) or runs after the commit already."""
+    send_to_group(inbox_group(organization_id), {"type": "inbox.event", "event": event})
 
 
 def publish_handoff_event(session: HandoffSession, event_type: str) -> None:

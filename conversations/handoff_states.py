@@ -17,7 +17,8 @@ OPEN_STATUSES = frozenset({HandoffStatus.QUEUED, HandoffStatus.ACTIVE})
 ALLOWED_TRANSITIONS: dict[str | None, frozenset[str]] = {
     None: frozenset({HandoffStatus.QUEUED}),
     HandoffStatus.QUEUED: frozenset({HandoffStatus.ACTIVE, HandoffStatus.EXPIRED, HandoffStatus.CANCELLED}),
-    HandoffStatus.ACTIVE: frozenset({HandoffStatus.RESOLVED, HandoffStatus.CANCELLED}),
+    # active -> active is a transfer to another teammate: recorded on the timeline like the rest.
+    HandoffStatus.ACTIVE: frozenset({HandoffStatus.ACTIVE, HandoffStatus.RESOLVED, HandoffStatus.CANCELLED}),
     HandoffStatus.RESOLVED: frozenset(),
     HandoffStatus.EXPIRED: frozenset(),
     HandoffStatus.CANCELLED: frozenset(),

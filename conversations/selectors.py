@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from conversations.handoff_states import OPEN_STATUSES, HandoffStatus
 from conversations.models import AIReplyState, HandoffSession, Message
@@ -56,3 +56,25 @@ def unanswered_message_ids(*, pending_before: datetime, started_before: datetime
             | Q(ai_reply_state=AIReplyState.STARTED, ai_turn_started_at__lt=started_before)
         ).values_list("pk", flat=True)
     )
+
+
+CLOSED_STATUSES = (HandoffStatus.RESOLVED, HandoffStatus.EXPIRED, HandoffStatus.CANCELLED)
+HISTORY_PAGE = 50
+
+
+def closed_sessions(
+    *, organization: Organization, query: str = "", statuses: tuple[str, ...] = CLOSED_STATUSES,
+    channel: str = "", agent_id: int | None = None, before: datetime | None = None,
+) -> list[HandoffSession]:
+    """History: closed sessions, newest first, found by contact name or by what was said."""
+    sessions = _sessions_with_relations().filter(organization=organization, status__in=statuses)
+    if query:
+        said = Message.objects.filter(conversation_id=OuterRef("conversation_id"), text__icontains=query)
+        sessions = sessions.filter(Q(conversation__contact__display_name__icontains=query) | Exists(said))
+    if channel:
+        sessions = sessions.filter(conversation__connection__platform=channel)
+    if agent_id:
+        sessions = sessions.filter(conversation__agent_id=agent_id)
+    if before:
+        sessions = sessions.filter(closed_at__lt=before)
+    return list(sessions.order_by("-closed_at", "-pk")[:HISTORY_PAGE])

@@ -9,6 +9,7 @@ from handoff_site.errors import DomainError
 from handoff_site.json_socket import JsonSocketConsumer
 from inbox import ws_actions
 from inbox.selectors import inbox_snapshot
+from inbox.services import tab_close, tab_open
 from orgs.events import member_group
 from orgs.permissions import authorize
 from orgs.roles import OrgPermission
@@ -49,30 +50,31 @@ class InboxConsumer(JsonSocketConsumer):
         self.member_group = member_group(user.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.channel_layer.group_add(self.member_group, self.channel_name)
+        self.socket = ws_actions.Socket(self.organization, self.channel_name)
         await self.accept()
+        await database_sync_to_async(tab_open)(user=user, organization=self.organization,
+                                               channel_name=self.channel_name)
         await self.send_json(await database_sync_to_async(inbox_snapshot)(user=user, organization=self.organization))
 
     async def disconnect(self, code):
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
             await self.channel_layer.group_discard(self.member_group, self.channel_name)
+            await database_sync_to_async(tab_close)(channel_name=self.channel_name)
 
     async def receive_json(self, content, **kwargs):
         request_id = content.get("request_id")
         kind = content.get("type")
-        if kind == "ping":
-            await self.send_json({"type": "pong", "request_id": request_id})
-            return
         if kind == "snapshot":
             await self.send_fresh_snapshot()
             return
-        action = ws_actions.ACTIONS.get(kind)
+        action = ws_actions.ACTIONS.get(kind) or ws_actions.SIGNALS.get(kind)
         if action is None:
             await self.send_json({"type": "error", "request_id": request_id, "code": "unknown_type",
                                   "message": f"Unknown message type {kind!r}."})
             return
         try:
-            result = await database_sync_to_async(action)(self.scope["user"], content)
+            result = await database_sync_to_async(action)(self.scope["user"], content, self.socket)
         except DomainError as error:
             await self.send_json({"type": "error", "request_id": request_id, "action": kind, **error.as_dict()})
             return
@@ -81,7 +83,10 @@ class InboxConsumer(JsonSocketConsumer):
             await self.send_json({"type": "error", "request_id": request_id, "action": kind,
                                   "code": "server_error", "message": "Something went wrong. Please try again."})
             return
-        await self.send_json({"type": "result", "request_id": request_id, "action": kind, **result})
+        if kind == "ping":
+            await self.send_json({"type": "pong", "request_id": request_id})
+        elif result is not None:
+            await self.send_json({"type": "result", "request_id": request_id, "action": kind, **result})
 
     async def inbox_event(self, message):
         await self.send_json(message["event"])

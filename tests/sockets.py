@@ -1,5 +1,6 @@
 """Websocket clients for tests: Channels' communicator on the real ASGI application."""
 
+from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client
@@ -42,3 +43,26 @@ async def receive_until(communicator: WebsocketCommunicator, predicate, timeout:
         frame = await communicator.receive_json_from(timeout=remaining)
         if predicate(frame):
             return frame
+
+
+async def open_inbox(user, org=None):
+    cookie = await database_sync_to_async(logged_in_cookie)(user, org)
+    socket = inbox_socket(cookie)
+    connected, _ = await socket.connect()
+    assert connected
+    snapshot = await socket.receive_json_from()
+    assert snapshot["type"] == "snapshot"
+    # Opening a tab makes its teammate online, for every inbox of the org, this one included.
+    await receive_until(socket, lambda frame: frame["type"] == "presence.changed"
+                        and frame["teammate"]["id"] == user.pk)
+    return socket, snapshot
+
+
+async def visitor_asks_for_a_human(widget):
+    visitor = widget_socket(widget.key)
+    await visitor.connect()
+    await visitor.receive_json_from()
+    await visitor.send_json_to({"type": "message", "text": "can I talk to a human please?", "client_id": "h1"})
+    notice = await receive_until(visitor, lambda f: f["type"] == "message" and f["message"]["author_kind"] == "system")
+    assert notice["message"]["text"] == widget.agent.queued_message
+    return visitor

@@ -115,6 +115,9 @@ class ChannelAdapter:
     def send(self, connection: ChannelConnection, message: OutboundMessage) -> SendResult:
         raise NotImplementedError
 
+    def show_typing(self, connection: ChannelConnection, thread_id: str, author_name: str) -> None:
+        """Show "… is typing" to the user where the platform can; best effort, never raises."""
+
     def register_webhook(self, connection: ChannelConnection, url: str) -> str:
         """Point the platform at `url`, where it lets a bot do that itself (Telegram's
         setWebhook). Returns what to tell the admin; LookupError if the platform cannot."""

@@ -10,6 +10,7 @@ from channels_gateway.adapters.base import (
     SendResult,
 )
 from channels_gateway.models import ChannelConnection, Platform
+from handoff_site.realtime import send_to_group
 
 
 def widget_group(connection_id: int, visitor_id: str) -> str:
@@ -40,3 +41,7 @@ class WidgetAdapter(ChannelAdapter):
             raise RetryableDeliveryError(f"Channel layer unavailable: {exc}") from exc
         # An offline visitor reads it from history when the widget reconnects.
         return SendResult(platform_message_ids=[str(message.message_id)])
+
+    def show_typing(self, connection: ChannelConnection, thread_id: str, author_name: str) -> None:
+        send_to_group(widget_group(connection.pk, thread_id),
+                      {"type": "widget.frame", "frame": {"type": "typing", "author_name": author_name}})

@@ -25,8 +25,8 @@ from conversations.models import (
 from conversations.payloads import display_name, public_name
 from conversations.services.messages import answer_what_was_asked_while_queued, post_message_to_contact
 from handoff_site.task_queue import schedule_once
-from handoff_site.errors import ConflictError, NotFoundError, ValidationError
-from orgs.permissions import authorize
+from handoff_site.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
+from orgs.permissions import authorize, has_org_permission
 from orgs.models import Organization
 from orgs.roles import OrgPermission
 
@@ -201,6 +201,28 @@ def handoff_reply(*, session_id: int, user, text: str):
         return post_message_to_contact(
             conversation=conversation, author_kind=AuthorKind.TEAMMATE, text=text, author_user=user
         )
+
+
+def handoff_transfer(*, session_id: int, user, to_user) -> HandoffSession:
+    """The holder hands a live conversation to another teammate, who joins at once."""
+    with transaction.atomic():
+        session = _locked_session(session_id)
+        authorize(user, session.organization, OrgPermission.HANDLE_CONVERSATIONS)
+        _require_holder(session, user)
+        if to_user.pk == user.pk:
+            raise ValidationError("You already hold this conversation.", code="invalid_input", field="to_user_id")
+        if not has_org_permission(to_user, session.organization, OrgPermission.HANDLE_CONVERSATIONS):
+            raise PermissionDeniedError(f"{display_name(to_user)} cannot handle conversations.",
+                                        code="permission_denied")
+        _transition(session, HandoffStatus.ACTIVE, teammate(user), note=f"Transferred to {display_name(to_user)}",
+                    assigned_to=to_user)
+        session = _with_relations(session)
+        post_message_to_contact(
+            conversation=session.conversation, author_kind=AuthorKind.SYSTEM,
+            text=_personalised(session.conversation.agent.accepted_message, to_user),
+        )
+        events.publish_handoff_event(session, "handoff.transferred")
+    return session
 
 
 def handoff_resolve(*, session_id: int, user) -> HandoffSession:

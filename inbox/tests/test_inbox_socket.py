@@ -3,54 +3,12 @@
 import pytest
 from channels.db import database_sync_to_async
 
-from channels_gateway.tests.factories import ChannelConnectionFactory
 from conversations.models import Conversation, HandoffSession
-from conversations.tests.factories import AIAgentFactory
 from orgs.roles import Role
 from orgs.tests.factories import OrganizationFactory, member
-from tests.sockets import inbox_socket, logged_in_cookie, receive_until, widget_socket
+from tests.sockets import inbox_socket, logged_in_cookie, open_inbox, receive_until, visitor_asks_for_a_human
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def org(db):
-    return OrganizationFactory(name="Acme")
-
-
-@pytest.fixture
-def widget(org):
-    return ChannelConnectionFactory(agent=AIAgentFactory(organization=org))
-
-
-@pytest.fixture
-def ana(org):
-    return member(org, Role.AGENT, username="ana", first_name="Ana", last_name="Silva")
-
-
-@pytest.fixture
-def ben(org):
-    return member(org, Role.AGENT, username="ben", first_name="Ben", last_name="Okafor")
-
-
-async def open_inbox(user, org=None):
-    cookie = await database_sync_to_async(logged_in_cookie)(user, org)
-    socket = inbox_socket(cookie)
-    connected, _ = await socket.connect()
-    assert connected
-    snapshot = await socket.receive_json_from()
-    assert snapshot["type"] == "snapshot"
-    return socket, snapshot
-
-
-async def visitor_asks_for_a_human(widget):
-    visitor = widget_socket(widget.key)
-    await visitor.connect()
-    await visitor.receive_json_from()
-    await visitor.send_json_to({"type": "message", "text": "can I talk to a human please?", "client_id": "h1"})
-    notice = await receive_until(visitor, lambda f: f["type"] == "message" and f["message"]["author_kind"] == "system")
-    assert notice["message"]["text"] == widget.agent.queued_message
-    return visitor
 
 
 async def test_anonymous_is_refused():

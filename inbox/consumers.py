@@ -84,6 +84,10 @@ class InboxConsumer(JsonSocketConsumer):
                                   "code": "server_error", "message": "Something went wrong. Please try again."})
             return
         if kind == "ping":
+            # Group membership expires in the channel layer (a day by default); a tab kept
+            # open over a weekend renews it with every ping.
+            await self.channel_layer.group_add(self.group, self.channel_name)
+            await self.channel_layer.group_add(self.member_group, self.channel_name)
             await self.send_json({"type": "pong", "request_id": request_id})
         elif result is not None:
             await self.send_json({"type": "result", "request_id": request_id, "action": kind, **result})

@@ -101,6 +101,7 @@ class WidgetConsumer(JsonSocketConsumer):
     async def receive_json(self, content, **kwargs):
         kind = content.get("type")
         if kind == "ping":
+            await self.channel_layer.group_add(self.group, self.channel_name)  # renews its expiry
             await self.send_json({"type": "pong"})
             return
         if kind == "typing":

@@ -6,7 +6,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from channels_gateway.adapters.base import DeliveryError, InboundMessage, OutboundMessage
+from channels_gateway.adapters.base import DeliveryError, InboundMessage, OutboundMessage, RetryableDeliveryError
 from channels_gateway.adapters.registry import adapter_for
 from channels_gateway.selectors import last_user_message_at, webhook_url
 from channels_gateway.models import ChannelConnection
@@ -80,8 +80,12 @@ def connection_update_settings(
     *, connection: ChannelConnection, secrets: dict[str, str], config: dict[str, str]
 ) -> None:
     """Merge newly typed credentials (blank keeps the stored one) and platform settings."""
-    connection.secrets = {**connection.secrets, **{name: value for name, value in secrets.items() if value}}
+    typed = {name: value for name, value in secrets.items() if value}
+    connection.secrets = {**connection.secrets, **typed}
     connection.config = {**connection.config, **config}
+    if typed:
+        # Real credentials now: it is no demo, and seed_demo must never print them.
+        connection.config.pop("demo", None)
     connection.save(update_fields=["secrets", "config"])
 
 
@@ -117,8 +121,21 @@ def deliver_message(*, message_id: int) -> str:
     if message is None:
         return "skipped"
     connection = message.conversation.connection
+    if message.delivery_attempts > MAX_DELIVERY_ATTEMPTS:  # its workers kept dying mid-attempt
+        _finish(message, delivery_status=DeliveryStatus.FAILED, next_attempt_at=None,
+                delivery_error=f"Gave up after {MAX_DELIVERY_ATTEMPTS} attempts.")
+        return DeliveryStatus.FAILED
     try:
-        result = adapter_for(connection.platform).send(connection, _outbound(message))
+        try:
+            result = adapter_for(connection.platform).send(connection, _outbound(message))
+        except DeliveryError:
+            raise
+        except Exception as unexpected:
+            # An adapter bug must not leave the message claimed and unexplained. Only the
+            # type is kept: an exception's text can carry a URL or a header, and so a token.
+            logger.error("Sending message %s raised %s", message_id, type(unexpected).__name__)
+            raise RetryableDeliveryError(
+                f"Unexpected error while sending ({type(unexpected).__name__})") from None
     except DeliveryError as exc:
         progress = {"delivered_parts": max(message.delivered_parts, exc.parts_sent)}
         if exc.retryable and message.delivery_attempts < MAX_DELIVERY_ATTEMPTS:

@@ -2,6 +2,7 @@
 retryable delivery errors; the adapter reads 4xx bodies, which each platform words its own way."""
 
 import email.utils
+import math
 import time
 
 import requests
@@ -21,22 +22,31 @@ def retry_after_seconds(response: requests.Response) -> float | None:
     if not value:
         return _retry_after_in_body(response)
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+        try:
+            seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError):
+            return None  # a header we cannot read: our own backoff decides
+    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
-def _retry_after_in_body(response: requests.Response) -> float | None:
+def json_object(response: requests.Response) -> dict:
+    """The response body if it is a JSON object, else {}: error bodies are not always JSON."""
     try:
         body = response.json()
     except ValueError:
-        return None
-    if not isinstance(body, dict):
-        return None
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _retry_after_in_body(response: requests.Response) -> float | None:
+    body = json_object(response)
     parameters = body.get("parameters")
     value = body.get("retry_after", parameters.get("retry_after") if isinstance(parameters, dict) else None)
-    return float(value) if isinstance(value, (int, float)) else None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return max(0.0, float(value))
 
 
 def call_platform(platform_name: str, method: str, url: str, **kwargs) -> requests.Response:
@@ -44,10 +54,14 @@ def call_platform(platform_name: str, method: str, url: str, **kwargs) -> reques
     kwargs.setdefault("timeout", TIMEOUT)
     try:
         response = _session.request(method, url, **kwargs)
-    except requests.Timeout as exc:
-        raise RetryableDeliveryError(f"{platform_name} did not answer in time") from exc
-    except requests.ConnectionError as exc:
-        raise RetryableDeliveryError(f"{platform_name} could not be reached") from exc
+    # Fixed wording and no chained cause: a requests error's text can name the URL or a
+    # header, and so a token.
+    except requests.Timeout:
+        raise RetryableDeliveryError(f"{platform_name} did not answer in time") from None
+    except requests.ConnectionError:
+        raise RetryableDeliveryError(f"{platform_name} could not be reached") from None
+    except requests.RequestException as exc:
+        raise RetryableDeliveryError(f"{platform_name} request failed ({type(exc).__name__})") from None
     if response.status_code == 429:
         raise RetryableDeliveryError(
             f"{platform_name} rate limit (429)", retry_after=retry_after_seconds(response)

@@ -104,3 +104,15 @@ def test_the_add_page_offers_every_platforms_credentials_as_password_fields(admi
                   "secret__messenger__app_secret", "secret__whatsapp__access_token",
                   "secret__google_chat__service_account_json"]:
         assert f'type="password" name="{field}"' in html
+
+
+def test_typing_real_credentials_into_a_demo_connection_makes_it_real(admin_client, agent):
+    connection = ChannelConnectionFactory(agent=agent, platform=Platform.TELEGRAM, config={"demo": True},
+                                          secrets={"bot_token": "1:demo", "secret_token": "demo"})
+    admin_client.post(
+        reverse("admin:channels_gateway_channelconnection_change", args=[connection.pk]),
+        {"agent": agent.pk, "name": "Our bot", "is_active": "on", "config": '{"demo": true}',
+         "secret__telegram__bot_token": BOT_TOKEN, "secret__telegram__secret_token": ""},
+    )
+    connection.refresh_from_db()
+    assert "demo" not in connection.config  # so seed_demo never prints its secrets

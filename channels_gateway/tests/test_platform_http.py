@@ -46,3 +46,18 @@ def test_client_errors_are_handed_back_for_the_adapter_to_read():
     with Scripted(Reply(403, {"description": "Forbidden: bot was blocked by the user"})) as server:
         response = call_platform("Example", "POST", f"{server.url}/send")
     assert response.status_code == 403
+
+
+def test_an_unreadable_retry_after_leaves_the_wait_to_our_backoff():
+    with Scripted(Reply(429, {}, {"Retry-After": "soon"})) as server:
+        with pytest.raises(RetryableDeliveryError) as failure:
+            call_platform("Example", "POST", f"{server.url}/send")
+    assert failure.value.retry_after is None
+
+
+def test_a_request_error_never_carries_the_token_in_its_reason():
+    with pytest.raises(RetryableDeliveryError) as failure:
+        call_platform("Example", "POST", "http://127.0.0.1:9/send",
+                      headers={"Authorization": "Bearer SECRET-TOKEN\n"})
+    assert "SECRET-TOKEN" not in failure.value.reason
+    assert failure.value.__cause__ is None and failure.value.__suppress_context__

@@ -1,6 +1,6 @@
 """Messages in and out. Every message to a contact is stored first, then delivered by the worker."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -60,6 +60,16 @@ def receive_inbound_message(*, connection: ChannelConnection, inbound: InboundMe
     Idempotent on (conversation, platform message id): a redelivery returns the stored
     message with created=False and triggers nothing.
     """
+    # PostgreSQL text cannot hold NUL; a platform retrying a refused message forever is worse
+    # than losing an invisible character.
+    inbound = replace(
+        inbound,
+        text=inbound.text.replace("\x00", ""),
+        contact_name=inbound.contact_name.replace("\x00", ""),
+        contact_external_id=inbound.contact_external_id.replace("\x00", ""),
+        thread_id=inbound.thread_id.replace("\x00", ""),
+        platform_message_id=inbound.platform_message_id.replace("\x00", "") if inbound.platform_message_id else None,
+    )
     text = inbound.text.strip()
     if not text:
         raise ValidationError("A message needs some text.", code="empty_message")

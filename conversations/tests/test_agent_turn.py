@@ -254,3 +254,8 @@ def test_after_expiry_the_ai_answers_what_was_asked_while_waiting_without_requeu
     assert HandoffSession.objects.count() == 1  # told nobody is free; asking again later re-queues
     user_says("human please")
     assert HandoffSession.objects.count() == 2
+
+
+def test_a_nul_character_from_a_platform_is_dropped_not_a_crash(conversation, user_says):
+    message = user_says("hello\x00 there")
+    assert message.text == "hello there"

@@ -62,7 +62,7 @@ def test_the_widget_script_is_served_for_any_site(client):
 
 
 def test_seed_demo_creates_a_working_demo(client, capsys):
-    call_command("seed_demo", "--json")
+    call_command("seed_demo", "--json", "--force")
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert {user["username"] for user in report["users"]} == {"admin", "ana", "ben"}
     assert report["agent"]["handoff_enabled"] is True
@@ -72,6 +72,14 @@ def test_seed_demo_creates_a_working_demo(client, capsys):
     demo = client.get(reverse("demo"))
     assert demo.status_code == 200 and report["widget"]["key"].encode() in demo.content
 
-    call_command("seed_demo", "--json")  # running it again refreshes, never duplicates
+    call_command("seed_demo", "--json", "--force")  # running it again refreshes, never duplicates
     again = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert again["widget"]["key"] == report["widget"]["key"]
+
+
+def test_seed_demo_refuses_a_production_database(settings):
+    from django.core.management.base import CommandError
+
+    settings.DEBUG, settings.EMBEDDED = False, False
+    with pytest.raises(CommandError, match="--force"):
+        call_command("seed_demo")

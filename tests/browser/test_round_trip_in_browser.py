@@ -14,7 +14,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 @pytest.fixture
 def demo():
     out = StringIO()
-    call_command("seed_demo", "--json", stdout=out)
+    call_command("seed_demo", "--json", "--force", stdout=out)
     return json.loads(out.getvalue())
 
 

@@ -5,7 +5,7 @@ import secrets
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from billing.plans import PlanCode
@@ -37,9 +37,17 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--json", action="store_true", help="Print the same as one JSON object.")
+        parser.add_argument("--force", action="store_true",
+                            help="Run outside DEBUG and the embedded default (it creates a superuser with a "
+                                 "printed password: never on a production database).")
 
     @transaction.atomic
     def handle(self, *args, **options):
+        if not (settings.DEBUG or settings.EMBEDDED or options["force"]):
+            raise CommandError(
+                "seed_demo creates a superuser whose password it prints. It runs with DEBUG=1 or on the "
+                "embedded default; pass --force to run it on this database anyway."
+            )
         organization, _ = Organization.objects.update_or_create(
             slug="demo", defaults={"name": "Demo Company", "plan": PlanCode.PRO}
         )

@@ -49,6 +49,7 @@ class MessagePayload:
     created_at: str
     delivery_status: str
     delivery_error: str
+    author_id: int | None = None  # the teammate who wrote it
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,7 @@ class TransitionPayload:
     actor_name: str
     actor_kind: str
     created_at: str
+    note: str = ""  # e.g. "Transferred to Ben Okafor"
 
 
 def _iso(value) -> str | None:
@@ -121,6 +123,7 @@ def message_payload(message: Message) -> dict:
             created_at=message.created_at.isoformat(),
             delivery_status=message.delivery_status,
             delivery_error=message.delivery_error,
+            author_id=message.author_user_id,
         )
     )
 
@@ -134,5 +137,6 @@ def transition_payload(transition: HandoffTransition) -> dict:
             actor_name=display_name(transition.actor),
             actor_kind=transition.actor_kind,
             created_at=transition.created_at.isoformat(),
+            note=transition.note,
         )
     )

@@ -67,7 +67,7 @@ def note_payload(note: InternalNote) -> dict:
     return {
         "id": f"note-{note.pk}", "conversation_id": note.conversation_id, "author_kind": "note",
         "author_name": display_name(note.author), "text": note.text, "created_at": note.created_at.isoformat(),
-        "delivery_status": "", "delivery_error": "",
+        "delivery_status": "", "delivery_error": "", "author_id": note.author_id,
     }
 
 

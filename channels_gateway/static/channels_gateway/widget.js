@@ -191,6 +191,9 @@
     "background:var(--accent);color:var(--on-accent);cursor:pointer;}",
     ".send:hover{background:var(--accent-strong);}",
     ".send:disabled{opacity:.45;cursor:default;}",
+    ".typing{min-height:18px;padding:0 16px;font-size:12px;color:var(--muted);font-style:italic;}",
+    ".typing-dots{display:inline-block;margin-left:2px;animation:hw-blink 1.2s ease-in-out infinite;}",
+    "@keyframes hw-blink{50%{opacity:.3;}}",
     ".brand{padding:2px 0 8px;text-align:center;font-size:11px;color:var(--muted);}",
     "@media (max-width:480px){",
     ".panel{inset:0;right:0;bottom:0;width:100%;height:100%;max-width:none;max-height:none;border-radius:0;border:0;}",
@@ -289,9 +292,14 @@
 
   var brand = el("div", { className: "brand" }, "Powered by Handoff");
 
+  // "Ana is typing…": shown for a few seconds after each typing frame from a teammate.
+  var typingLine = el("div", { className: "typing", "data-testid": "widget-typing", "aria-live": "polite" });
+  typingLine.hidden = true;
+
   panel.appendChild(header);
   panel.appendChild(statusLine);
   panel.appendChild(list);
+  panel.appendChild(typingLine);
   panel.appendChild(form);
   panel.appendChild(brand);
 
@@ -500,6 +508,7 @@
     var item = { client_id: uuid(), text: text, created_at: new Date().toISOString(), state: "sending", error: "" };
     state.outbox.push(item);
     saveOutbox();
+    lastTypingSentAt = 0; // the next message's first keystroke says "typing" again
     input.value = "";
     autosize();
     render(true);
@@ -537,6 +546,31 @@
     }
   });
   input.addEventListener("input", autosize);
+
+  // Typing: at most one frame every 3 s while the user types (the server throttles too).
+  var TYPING_EVERY_MS = 3000;
+  var TYPING_SHOWN_MS = 4000;
+  var lastTypingSentAt = 0;
+  input.addEventListener("input", function () {
+    if (!state.ready || !input.value.replace(/^\s+|\s+$/g, "")) return;
+    var now = Date.now();
+    if (now - lastTypingSentAt < TYPING_EVERY_MS) return;
+    lastTypingSentAt = now;
+    sendFrame({ type: "typing" });
+  });
+
+  var typingTimer = null;
+  function showTyping(name) {
+    clearTimeout(typingTimer);
+    typingLine.textContent = (name ? String(name) : "Someone") + " is typing…";
+    typingLine.hidden = false;
+    typingTimer = setTimeout(hideTyping, TYPING_SHOWN_MS);
+  }
+  function hideTyping() {
+    clearTimeout(typingTimer);
+    typingLine.hidden = true;
+    typingLine.textContent = "";
+  }
 
   // ------------------------------------------------------------ socket
 
@@ -670,8 +704,13 @@
         if (!message || message.id === undefined || message.id === null) break;
         var isNew = !state.messages[message.id];
         state.messages[message.id] = message;
+        if (message.author_kind !== "user") hideTyping();
         render(false);
         if (isNew && !state.open && message.author_kind !== "user") setUnread(true);
+        break;
+      }
+      case "typing": {
+        showTyping(frame.author_name);
         break;
       }
       case "error": {

@@ -11,8 +11,10 @@ acknowledged before the next one is due); it identifies afresh after INVALID_SES
 
 Each MESSAGE_CREATE goes to an async handler. `GatewaySupervisor` runs one client per bot
 token of the active Discord connections and stores what the adapter accepts through
-`receive_inbound_message` (sync DB code, run in a thread). `python manage.py discord_gateway`
-runs the supervisor.
+`receive_inbound_message` (sync DB code, run in a thread). Discord does not deliver a
+dispatch twice, so a database error while storing is retried a few times with a short
+backoff (storing is idempotent on the message id) before the message is given up and
+logged. `python manage.py discord_gateway` runs the supervisor.
 """
 
 import asyncio
@@ -45,6 +47,11 @@ REIDENTIFY_CLOSE_CODES = {4007, 4009}
 FATAL_CLOSE_CODES = {4004, 4010, 4011, 4012, 4013, 4014}
 
 MessageHandler = Callable[[dict, str], Awaitable[None]]
+
+# Storing a gateway message: attempts, and the wait before the second (doubled each time).
+# Short, because the receive loop waits for it (heartbeats go on in their own task).
+STORE_ATTEMPTS = 4
+STORE_BACKOFF_SECONDS = 0.25
 
 
 class FatalGatewayError(Exception):
@@ -270,7 +277,7 @@ def gateway_url_for(token: str) -> str:
     from django.conf import settings
 
     from channels_gateway.adapters.discord import PLATFORM_NAME, USER_AGENT, error_reason
-    from channels_gateway.adapters.platform_http import call_platform
+    from channels_gateway.adapters.platform_http import call_platform, json_object
 
     override = settings.DISCORD_GATEWAY_URL
     if override:
@@ -279,7 +286,10 @@ def gateway_url_for(token: str) -> str:
                              headers={"Authorization": f"Bot {token}", "User-Agent": USER_AGENT})
     if response.status_code != 200:
         raise FatalGatewayError(error_reason(response))
-    return response.json()["url"]
+    url = json_object(response).get("url")
+    if not isinstance(url, str) or not url:
+        raise ValueError("Get Gateway Bot answered without a url")  # tried again at the next refresh
+    return url
 
 
 def store_gateway_message(connection_id: int, message: dict, bot_user_id: str) -> int:
@@ -307,7 +317,34 @@ def _store_in_worker(connection_id: int, message: dict, bot_user_id: str) -> int
     try:
         return store_gateway_message(connection_id, message, bot_user_id)
     finally:
-        close_old_connections()
+        close_old_connections()  # after an error too: a broken connection is not reused
+
+
+async def store_with_retries(connection_id: int, message: dict, bot_user_id: str, *,
+                             attempts: int | None = None, backoff: float | None = None) -> int:
+    """Store one gateway message; a database error (the database restarting, a dropped
+    connection, a deadlock) is tried again after a short wait, up to `attempts` times, then
+    the message is given up and logged. Returns 1 if the message was new."""
+    from asgiref.sync import sync_to_async
+    from django.db import DatabaseError
+
+    attempts = STORE_ATTEMPTS if attempts is None else attempts
+    backoff = STORE_BACKOFF_SECONDS if backoff is None else backoff
+    message_id = message.get("id") if isinstance(message.get("id"), (str, int)) else None
+    for attempt in range(1, attempts + 1):
+        try:
+            return await sync_to_async(_store_in_worker)(connection_id, message, bot_user_id)
+        except DatabaseError as exc:
+            # The type only: a database error's text can quote the message's content.
+            if attempt == attempts:
+                logger.error("Discord connection %s: gave up storing message %s after %s attempts (%s)",
+                             connection_id, message_id, attempts, type(exc).__name__)
+                return 0
+            delay = backoff * 2 ** (attempt - 1)
+            logger.warning("Discord connection %s: could not store message %s (%s); trying again in %.2fs",
+                           connection_id, message_id, type(exc).__name__, delay)
+            await asyncio.sleep(delay)
+    return 0
 
 
 def active_bots(*, include_demo: bool = False) -> dict[str, int]:
@@ -394,14 +431,12 @@ class GatewaySupervisor:
 
     @staticmethod
     def _handler(connection_id: int) -> MessageHandler:
-        from asgiref.sync import sync_to_async
-
         from channels_gateway.adapters.discord import inbound_from_gateway_message
 
         async def on_message(message: dict, bot_user_id: str) -> None:
             if inbound_from_gateway_message(message, bot_user_id=bot_user_id) is None:
                 return  # not for us: no database work
-            await sync_to_async(_store_in_worker)(connection_id, message, bot_user_id)
+            await store_with_retries(connection_id, message, bot_user_id)
 
         return on_message
 

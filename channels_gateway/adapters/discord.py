@@ -12,7 +12,6 @@ Either way the conversation's thread is the Discord channel id (a DM channel, a 
 channel or a thread, which has its own channel id), so replies land where the user wrote.
 """
 
-import json
 import re
 import secrets
 import time
@@ -33,7 +32,8 @@ from channels_gateway.adapters.base import (
     WebhookRejected,
 )
 from channels_gateway.adapters.message_parts import send_in_parts, split_message, utf16_length
-from channels_gateway.adapters.platform_http import call_platform
+from channels_gateway.adapters.platform_http import call_platform, json_object
+from channels_gateway.adapters.webhook_body import json_object_body, raw_body, skipped
 from channels_gateway.models import ChannelConnection, Platform
 
 PLATFORM_NAME = "Discord"
@@ -73,8 +73,12 @@ SLASH_COMMANDS = [
      "contexts": [0, 1], "integration_types": [0]},
 ]
 
+# A message's nonce: "<our message id>.<part index>", at most 25 characters (Discord's limit).
+MAX_NONCE_LENGTH = 25
+
 _MENTION = re.compile(r"<@!?(\d+)>")
 _SPACES = re.compile(r"[ \t]{2,}")
+_SNOWFLAKE = re.compile(r"\d{1,20}")
 
 
 class DiscordAdapter(ChannelAdapter):
@@ -100,18 +104,18 @@ class DiscordAdapter(ChannelAdapter):
     # --- Inbound: HTTP interactions -------------------------------------------------------
 
     def handle_webhook(self, connection: ChannelConnection, request: HttpRequest) -> WebhookOutcome:
-        body = request.body
-        verify_signature(
-            public_key_hex=connection.secrets.get("public_key", ""),
-            signature_hex=request.headers.get("X-Signature-Ed25519", ""),
-            timestamp=request.headers.get("X-Signature-Timestamp", ""),
-            body=body,
-        )
-        try:
-            interaction = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            raise WebhookRejected(400, "Body is not JSON") from None
-        if not isinstance(interaction, dict) or not isinstance(interaction.get("type"), int):
+        signed = {
+            "public_key_hex": connection.secrets.get("public_key", ""),
+            "signature_hex": request.headers.get("X-Signature-Ed25519", ""),
+            "timestamp": request.headers.get("X-Signature-Timestamp", ""),
+        }
+        # An unsigned request is a 401 before its body is read; the signature covers the
+        # body, so that is read next (413 when too large), then checked.
+        _require_signature_headers(**signed)
+        body = raw_body(request)
+        verify_signature(**signed, body=body)
+        interaction = json_object_body(body)
+        if not isinstance(interaction.get("type"), int):
             raise WebhookRejected(400, "Not an interaction")
 
         kind = interaction["type"]
@@ -127,24 +131,32 @@ class DiscordAdapter(ChannelAdapter):
 
     def _command(self, interaction: dict) -> WebhookOutcome:
         data = interaction.get("data")
-        user = (interaction.get("member") or {}).get("user") or interaction.get("user")
-        channel_id = interaction.get("channel_id") or (interaction.get("channel") or {}).get("id")
-        if not isinstance(data, dict) or not isinstance(user, dict) or not user.get("id") or not channel_id:
+        member = _object(interaction.get("member"))
+        user = member.get("user") if isinstance(member.get("user"), dict) else interaction.get("user")
+        user_id = _snowflake(user.get("id")) if isinstance(user, dict) else None
+        channel_id = _snowflake(interaction.get("channel_id")) \
+            or _snowflake(_object(interaction.get("channel")).get("id"))
+        if not isinstance(data, dict) or not user_id or not channel_id:
             raise WebhookRejected(400, "Command interaction without data, user or channel")
         if interaction.get("context") == CONTEXT_PRIVATE_CHANNEL:
             return WebhookOutcome(response=_private_answer(
                 "I can only help in a server I'm in or in a direct message with me."))
 
-        text = command_text(data)
+        try:
+            text = command_text(data)
+        except (TypeError, ValueError, AttributeError, KeyError) as error:
+            # Verified but unreadable: Discord shows the user our answer, not a failure.
+            skipped("Discord", f"a command that could not be read ({type(error).__name__})")
+            return WebhookOutcome(response=_private_answer("Sorry, I could not read that command."))
         if not text:
             return WebhookOutcome(response=_private_answer(
                 "Please write your question after the command, like /ask text: where is my order?"))
         inbound = InboundMessage(
-            contact_external_id=str(user["id"]),
-            thread_id=thread_key(channel_id, user["id"], in_server=bool(interaction.get("guild_id"))),
+            contact_external_id=user_id,
+            thread_id=thread_key(channel_id, user_id, in_server=bool(interaction.get("guild_id"))),
             text=text,
-            platform_message_id=str(interaction.get("id") or "") or None,
-            contact_name=display_name(user, interaction.get("member")),
+            platform_message_id=_snowflake(interaction.get("id")),
+            contact_name=display_name(user, member),
         )
         # The user's words are not posted by Discord for a slash command: quote them, so the
         # channel reads as a conversation. The answer follows as its own message.
@@ -172,10 +184,14 @@ class DiscordAdapter(ChannelAdapter):
             response = call_platform(
                 PLATFORM_NAME, "POST", url, headers=headers,
                 json={"content": mention + text if addressed else text,
-                      "allowed_mentions": {"parse": [], "users": [user_id]} if addressed else {"parse": []}},
+                      "allowed_mentions": {"parse": [], "users": [user_id]} if addressed else {"parse": []},
+                      # A part sent again after a time-out (Discord may have posted it) is not
+                      # posted twice: with enforce_nonce Discord answers with the message it
+                      # already created from this bot with this nonce (for a few minutes).
+                      "nonce": message_nonce(message.message_id, index), "enforce_nonce": True},
             )
             if response.status_code in (200, 201):
-                return str(_json_or_empty(response).get("id", ""))
+                return str(json_object(response).get("id", ""))
             raise PermanentDeliveryError(error_reason(response))
 
         parts = split_message(message.text, MAX_MESSAGE_LENGTH - len(mention), length=utf16_length)
@@ -199,7 +215,7 @@ class DiscordAdapter(ChannelAdapter):
                                  json=payload)
         if not 200 <= response.status_code < 300:
             raise PermanentDeliveryError(error_reason(response))
-        return _json_or_empty(response)
+        return json_object(response)
 
     # --- Demo -------------------------------------------------------------------------------
 
@@ -228,14 +244,18 @@ class DiscordAdapter(ChannelAdapter):
         }
 
 
-def verify_signature(*, public_key_hex: str, signature_hex: str, timestamp: str, body: bytes,
-                     now: float | None = None) -> None:
-    """Discord's documented check; raises WebhookRejected(401) on anything short of a valid,
-    fresh signature."""
+def _require_signature_headers(*, public_key_hex: str, signature_hex: str, timestamp: str) -> None:
     if not public_key_hex:
         raise WebhookRejected(401, "No public key configured")
     if not signature_hex or not timestamp:
         raise WebhookRejected(401, "Missing signature headers")
+
+
+def verify_signature(*, public_key_hex: str, signature_hex: str, timestamp: str, body: bytes,
+                     now: float | None = None) -> None:
+    """Discord's documented check; raises WebhookRejected(401) on anything short of a valid,
+    fresh signature."""
+    _require_signature_headers(public_key_hex=public_key_hex, signature_hex=signature_hex, timestamp=timestamp)
     try:
         key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_key_hex))
         key.verify(bytes.fromhex(signature_hex), timestamp.encode() + body)
@@ -261,11 +281,42 @@ def split_thread_key(thread_id: str) -> tuple[str, str | None]:
     return channel_id, user_id or None
 
 
+def message_nonce(message_id: int, index: int) -> str:
+    nonce = f"{message_id}.{index}"
+    if len(nonce) > MAX_NONCE_LENGTH:  # never with a database id; Discord would refuse the message
+        raise PermanentDeliveryError(f"Discord: message id {message_id} is too long for a nonce")
+    return nonce
+
+
+def _object(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value) -> list:
+    return value if isinstance(value, list) else []
+
+
+def _snowflake(value) -> str | None:
+    """A Discord id (a snowflake: digits, as a string or a number), or None for anything else."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return None
+    value = str(value)
+    return value if _SNOWFLAKE.fullmatch(value) else None
+
+
+def _text(value) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _int(value) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
 def command_text(data: dict) -> str:
     """The user's words from a slash command: `/ask text:…` gives the text; `/human` asks
     for a person (with any reason they typed); other commands give their string options."""
-    name = str(data.get("name") or "")
-    words = _option_words(data.get("options") or [], data.get("resolved") or {})
+    name = _text(data.get("name"))
+    words = _option_words(_list(data.get("options")), _object(data.get("resolved")))
     if name == "human":
         return " ".join([HUMAN_REQUEST_TEXT, *words]).strip()
     return " ".join(words).strip()
@@ -273,14 +324,14 @@ def command_text(data: dict) -> str:
 
 def _option_words(options: list, resolved: dict) -> list[str]:
     words: list[str] = []
-    for option in options if isinstance(options, list) else []:
+    for option in _list(options):
         if not isinstance(option, dict):
             continue
         kind = option.get("type")
         if kind in (SUBCOMMAND, SUBCOMMAND_GROUP):
-            words.extend(_option_words(option.get("options") or [], resolved))
+            words.extend(_option_words(_list(option.get("options")), resolved))
         elif kind == ATTACHMENT_OPTION:
-            attachment = ((resolved.get("attachments") or {}).get(str(option.get("value"))) or {})
+            attachment = _object(_object(resolved.get("attachments")).get(str(option.get("value"))))
             words.append(attachment_placeholder(attachment, flags=0))
         elif isinstance(option.get("value"), str) and option["value"].strip():
             words.append(option["value"].strip())
@@ -293,26 +344,30 @@ def inbound_from_gateway_message(message: dict, *, bot_user_id: str) -> InboundM
     webhooks, the bot itself and system messages (joins, pins…) are ignored."""
     if not isinstance(message, dict):
         return None
-    author = message.get("author") or {}
-    if not author.get("id") or author.get("bot") or message.get("webhook_id"):
+    author = _object(message.get("author"))
+    author_id = _snowflake(author.get("id"))
+    if not author_id or author.get("bot") or message.get("webhook_id"):
         return None
-    if str(author["id"]) == str(bot_user_id) or message.get("type", 0) not in USER_MESSAGE_TYPES:
+    kind = message.get("type", 0)
+    if author_id == str(bot_user_id) or not isinstance(kind, int) or kind not in USER_MESSAGE_TYPES:
         return None
-    if not message.get("id") or not message.get("channel_id"):
+    message_id, channel_id = _snowflake(message.get("id")), _snowflake(message.get("channel_id"))
+    if not message_id or not channel_id:
         return None
-    content = str(message.get("content") or "")
+    content = _text(message.get("content"))
     if message.get("guild_id"):
-        mentioned = any(str(user.get("id")) == str(bot_user_id) for user in message.get("mentions") or [])
-        replied_to = ((message.get("referenced_message") or {}).get("author") or {}).get("id")
+        mentioned = any(str(user.get("id")) == str(bot_user_id)
+                        for user in _list(message.get("mentions")) if isinstance(user, dict))
+        replied_to = _object(_object(message.get("referenced_message")).get("author")).get("id")
         if not mentioned and str(replied_to) != str(bot_user_id):
             return None
         content = _MENTION.sub(lambda m: "" if m.group(1) == str(bot_user_id) else m.group(0), content)
     text = _SPACES.sub(" ", content).strip()
     return InboundMessage(
-        contact_external_id=str(author["id"]),
-        thread_id=thread_key(message["channel_id"], author["id"], in_server=bool(message.get("guild_id"))),
+        contact_external_id=author_id,
+        thread_id=thread_key(channel_id, author_id, in_server=bool(message.get("guild_id"))),
         text=_with_placeholders(text, message),
-        platform_message_id=str(message["id"]),
+        platform_message_id=message_id,
         contact_name=display_name(author, message.get("member")),
     )
 
@@ -320,13 +375,15 @@ def inbound_from_gateway_message(message: dict, *, bot_user_id: str) -> InboundM
 def _with_placeholders(text: str, message: dict) -> str:
     """Stickers, files, photos, voice messages, polls and embeds become readable text."""
     extras = []
-    for sticker in message.get("sticker_items") or message.get("stickers") or []:
-        extras.append(f"[Sticker {sticker.get('name') or ''}]".replace(" ]", "]"))
-    for attachment in message.get("attachments") or []:
-        extras.append(attachment_placeholder(attachment, flags=int(message.get("flags") or 0)))
+    for sticker in _list(message.get("sticker_items") or message.get("stickers")):
+        if isinstance(sticker, dict):
+            extras.append(f"[Sticker {_text(sticker.get('name'))}]".replace(" ]", "]"))
+    for attachment in _list(message.get("attachments")):
+        if isinstance(attachment, dict):
+            extras.append(attachment_placeholder(attachment, flags=_int(message.get("flags"))))
     poll = message.get("poll")
     if isinstance(poll, dict):
-        question = (poll.get("question") or {}).get("text") or ""
+        question = _text(_object(poll.get("question")).get("text"))
         extras.append(f"[Poll] {question}".strip())
     if not text and not extras and message.get("embeds"):
         extras.append("[Embed]")
@@ -338,8 +395,8 @@ def _with_placeholders(text: str, message: dict) -> str:
 
 
 def attachment_placeholder(attachment: dict, *, flags: int) -> str:
-    content_type = str(attachment.get("content_type") or "")
-    name = str(attachment.get("filename") or "")
+    content_type = _text(attachment.get("content_type"))
+    name = _text(attachment.get("filename"))
     if flags & IS_VOICE_MESSAGE or (content_type.startswith("audio/") and attachment.get("waveform")):
         return "[Voice message]"
     if content_type.startswith("image/"):
@@ -352,13 +409,16 @@ def attachment_placeholder(attachment: dict, *, flags: int) -> str:
 
 
 def display_name(user: dict, member: dict | None) -> str:
-    nick = (member or {}).get("nick") if isinstance(member, dict) else None
-    return str(nick or user.get("global_name") or user.get("username") or "")
+    nick = member.get("nick") if isinstance(member, dict) else None
+    for name in (nick, user.get("global_name"), user.get("username")):
+        if isinstance(name, str) and name.strip():
+            return name
+    return ""
 
 
 def error_reason(response) -> str:
     """Discord's 4xx body is `{"message": …, "code": …}`: the admin sees Discord's own words."""
-    body = _json_or_empty(response)
+    body = json_object(response)
     message = body.get("message") or f"HTTP {response.status_code}"
     code = body.get("code")
     reason = f"Discord: {message} ({code})" if code else f"Discord: {message}"
@@ -377,14 +437,6 @@ def _first_field_error(errors) -> str:
         if found:
             return found
     return ""
-
-
-def _json_or_empty(response) -> dict:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
 
 
 def _acknowledgement(text: str) -> str:

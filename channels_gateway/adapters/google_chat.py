@@ -48,8 +48,9 @@ from channels_gateway.adapters.base import (
     WebhookOutcome,
     WebhookRejected,
 )
-from channels_gateway.adapters.message_parts import send_in_parts, split_message
-from channels_gateway.adapters.platform_http import TIMEOUT, call_platform
+from channels_gateway.adapters.message_parts import send_in_parts, split_message, utf8_length
+from channels_gateway.adapters.platform_http import TIMEOUT, call_platform, json_object
+from channels_gateway.adapters.webhook_body import json_object_body, raw_body
 from channels_gateway.models import ChannelConnection, Platform
 
 logger = logging.getLogger(__name__)
@@ -74,10 +75,6 @@ SPACE_NAME = re.compile(rf"^{_SPACE}$")
 THREAD_NAME = re.compile(rf"^({_SPACE})/threads/[A-Za-z0-9_.-]+$")
 MESSAGE_NAME = re.compile(rf"^({_SPACE})/messages/[A-Za-z0-9_.-]+$")
 USER_NAME = re.compile(r"^users/[A-Za-z0-9_@.-]+$")
-
-
-def utf8_length(text: str) -> int:
-    return len(text.encode("utf-8"))
 
 
 # --- Google's certificates, cached ------------------------------------------------------------
@@ -174,7 +171,7 @@ def _unverified_key_id(token: str) -> str | None:
     try:
         segment = token.split(".")[0]
         header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):  # RecursionError: JSON nested too deep to parse
         raise WebhookRejected(401, "Google Chat bearer token is malformed") from None
     kid = header.get("kid") if isinstance(header, dict) else None
     return kid if isinstance(kid, str) else None
@@ -212,6 +209,9 @@ def _verify_bearer_token(authorization: str, audience: str, *, addon_account: st
         )
     except google.auth.exceptions.TransportError:
         raise  # Google's certificates could not be fetched: a 503, Chat may try again
+    except RecursionError:  # claims nested too deep for the JSON parser: not a token Google made
+        logger.info("A Google Chat bearer token did not verify: nested too deep to read")
+        raise WebhookRejected(401, "Google Chat bearer token did not verify") from None
     except (ValueError, TypeError, KeyError, AttributeError, google.auth.exceptions.GoogleAuthError) as exc:
         logger.info("A Google Chat bearer token did not verify: %s", exc)
         raise WebhookRejected(401, "Google Chat bearer token did not verify") from None
@@ -386,10 +386,7 @@ def _destination(thread_id: str) -> tuple[str, str | None]:
 
 def _api_error(response: requests.Response) -> Exception:
     """Google's error body: `{"error": {"code": 403, "message": "...", "status": "PERMISSION_DENIED"}}`."""
-    try:
-        error = response.json().get("error")
-    except (ValueError, AttributeError):
-        error = None
+    error = json_object(response).get("error")
     error = error if isinstance(error, dict) else {}
     message = error.get("message") if isinstance(error.get("message"), str) else ""
     status = error.get("status") if isinstance(error.get("status"), str) else ""
@@ -431,12 +428,7 @@ class GoogleChatAdapter(ChannelAdapter):
             request.headers.get("Authorization", ""), str(config.get("audience") or "").strip(),
             addon_account=str(config.get("addon_service_account") or "").strip(),
         )
-        try:
-            event = json.loads(request.body)
-        except (ValueError, UnicodeDecodeError):
-            raise WebhookRejected(400, "Google Chat event is not JSON") from None
-        if not isinstance(event, dict):
-            raise WebhookRejected(400, "Google Chat event is not a JSON object")
+        event = json_object_body(raw_body(request))
         if isinstance(event.get("chat"), dict):
             return self._add_on_event(connection, event["chat"])
         kind = event.get("type")
@@ -499,10 +491,7 @@ class GoogleChatAdapter(ChannelAdapter):
             if response.status_code != 401:
                 break  # a 401 (token revoked or expired early): one fresh token, then it is final
         if response.ok:
-            try:
-                return response.json()
-            except ValueError:
-                return {}
+            return json_object(response)
         raise _api_error(response)
 
     # Demo

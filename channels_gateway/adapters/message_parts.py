@@ -14,6 +14,11 @@ def utf16_length(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
+def utf8_length(text: str) -> int:
+    """Instagram and Google Chat limits count UTF-8 bytes."""
+    return len(text.encode("utf-8"))
+
+
 def split_message(text: str, limit: int, *, length: Callable[[str], int] = len) -> list[str]:
     """Split at the last paragraph, line, sentence or word break that fits; a single word
     longer than the limit is cut where it must be."""

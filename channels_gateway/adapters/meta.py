@@ -25,27 +25,28 @@ from channels_gateway.adapters.base import (
     InboundMessage,
     OutboundMessage,
     PermanentDeliveryError,
-    RetryableDeliveryError,
     SendResult,
     WebhookOutcome,
 )
-from channels_gateway.adapters.message_parts import send_in_parts, split_message, utf16_length
+from channels_gateway.adapters.message_parts import send_in_parts, split_message, utf8_length, utf16_length
 from channels_gateway.adapters.meta_webhooks import (
-    graph_error,
+    graph_post,
+    identifier,
     meta_webhook,
     object_at,
     objects_in,
-    without_secret,
 )
-from channels_gateway.adapters.platform_http import call_platform
+from channels_gateway.adapters.webhook_body import skipped
 from channels_gateway.models import ChannelConnection, Platform
 
 STANDARD_WINDOW = timedelta(hours=24)
 HUMAN_AGENT_WINDOW = timedelta(days=7)
 
 # Graph API codes a later attempt can fix: rate limits (4, 17, 32, 613), temporary
-# errors (1, 2) and "Temporary send message failure" (1200).
-RETRYABLE_CODES = {1, 2, 4, 17, 32, 613, 1200}
+# errors (1, 2) and "Temporary send message failure" (1200). Every other code fails the
+# message: 10 / 2018278 (outside the window), 551 (person not available), 100 (invalid
+# parameter, no matching user), 190 (token expired), 200 (permissions)…
+RETRYABLE_CODES = frozenset({1, 2, 4, 17, 32, 613, 1200})
 
 # Messenger's built-in "like" (thumbs-up) stickers, small/medium/large.
 LIKE_STICKERS = {"369239263222822", "369239343222814", "369239383222810"}
@@ -64,12 +65,16 @@ ATTACHMENT_LABELS = {
 }
 
 
-def utf8_length(text: str) -> int:
-    return len(text.encode("utf-8"))
+def _text(*values) -> str:
+    """The first value that is a non-blank string or a number, as text; else ""."""
+    for value in values:
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool) and str(value).strip():
+            return str(value).strip()
+    return ""
 
 
 def attachment_placeholder(attachment: dict, text: str = "") -> str:
-    kind = str(attachment.get("type") or "attachment")
+    kind = _text(attachment.get("type")) or "attachment"
     payload = attachment.get("payload") if isinstance(attachment.get("payload"), dict) else {}
     if kind == "image" and payload.get("sticker_id"):
         return "[Like 👍]" if str(payload["sticker_id"]) in LIKE_STICKERS else "[Sticker]"
@@ -77,11 +82,10 @@ def attachment_placeholder(attachment: dict, text: str = "") -> str:
         return ATTACHMENT_LABELS[kind]
     if kind == "location":
         coordinates = payload.get("coordinates") if isinstance(payload.get("coordinates"), dict) else {}
-        if "lat" in coordinates and "long" in coordinates:
-            return f"[Location {coordinates['lat']}, {coordinates['long']}]"
-        return "[Location]"
-    title = str(attachment.get("title") or payload.get("title") or "").strip()
-    url = str(attachment.get("url") or attachment.get("URL") or payload.get("url") or "").strip()
+        latitude, longitude = _text(coordinates.get("lat")), _text(coordinates.get("long"))
+        return f"[Location {latitude}, {longitude}]" if latitude and longitude else "[Location]"
+    title = _text(attachment.get("title"), payload.get("title"))
+    url = _text(attachment.get("url"), attachment.get("URL"), payload.get("url"))
     if kind == "fallback":  # a shared link; its URL is usually the message's text already
         return " ".join(part for part in ["[Link]", title, "" if url in text else url] if part)
     if kind == "share":
@@ -129,37 +133,43 @@ class MetaMessagingAdapter(ChannelAdapter):
         account = str(connection.config.get(self.account_field) or "").strip()
         messages: list[InboundMessage] = []
         for entry in objects_in(payload, "entry"):
+            entry_id = identifier(entry.get("id")) or ""
             # One app may serve several Pages / accounts through this URL: take only ours.
-            if account and str(entry.get("id")) != account:
+            if account and entry_id != account:
                 continue
             for event in objects_in(entry, "messaging"):
-                inbound = self._inbound(event, own_id=str(entry.get("id") or ""))
+                try:
+                    inbound = self._inbound(event, own_id=entry_id)
+                except (TypeError, ValueError, AttributeError, KeyError) as error:
+                    # One event we cannot read must not cost the others (or Meta's 200).
+                    skipped(self.label, f"an event that could not be read ({type(error).__name__})")
+                    continue
                 if inbound is not None:
                     messages.append(inbound)
         return WebhookOutcome(messages=messages)
 
     def _inbound(self, event: dict, *, own_id: str) -> InboundMessage | None:
-        sender = object_at(event, "sender").get("id")
-        if not sender or str(sender) == own_id:
+        sender = identifier(object_at(event, "sender").get("id"))
+        if not sender or sender == own_id:
             return None  # a user_ref (plugin) sender cannot be answered by id; our own sends
-        sender = str(sender)
         if "message" in event:
             message = object_at(event, "message")
-            if message.get("is_echo") or message.get("is_deleted") or not message.get("mid"):
+            mid = identifier(message.get("mid"))
+            if message.get("is_echo") or message.get("is_deleted") or not mid:
                 return None
             return InboundMessage(
-                contact_external_id=sender, thread_id=sender, text=message_text(message),
-                platform_message_id=str(message["mid"]),
+                contact_external_id=sender, thread_id=sender, text=message_text(message), platform_message_id=mid,
             )
         if "postback" in event:
             postback = object_at(event, "postback")
-            title = str(postback.get("title") or postback.get("payload") or "").strip()
+            title = _text(postback.get("title"), postback.get("payload"))
             if not title:
                 return None
             # Older API versions send no mid: the sender's timestamp still identifies the tap.
-            message_id = postback.get("mid") or (f"postback:{event['timestamp']}" if event.get("timestamp") else None)
+            timestamp = identifier(event.get("timestamp"))
+            message_id = identifier(postback.get("mid")) or (f"postback:{timestamp}" if timestamp else None)
             return InboundMessage(contact_external_id=sender, thread_id=sender, text=title,
-                                  platform_message_id=str(message_id) if message_id else None)
+                                  platform_message_id=message_id)
         return None  # delivery, read, reaction, edit, referral, optin…: not a user message
 
     def send(self, connection: ChannelConnection, message: OutboundMessage) -> SendResult:
@@ -172,15 +182,8 @@ class MetaMessagingAdapter(ChannelAdapter):
 
         def send_part(text: str, index: int) -> str:
             body = {"recipient": {"id": message.thread_id}, "message": {"text": text}, **window}
-            response = call_platform(self.label, "POST", url, json=body,
-                                     headers={"Authorization": f"Bearer {token}"})
-            if response.status_code >= 400:
-                raise self._delivery_error(response, token)
-            try:
-                answer = response.json()
-            except ValueError:
-                answer = {}
-            return str(answer.get("message_id") or "") if isinstance(answer, dict) else ""
+            answer = graph_post(self.label, url, token, body, retryable_codes=RETRYABLE_CODES)
+            return str(answer.get("message_id") or "")
 
         return send_in_parts(message, parts, send_part)
 
@@ -200,15 +203,6 @@ class MetaMessagingAdapter(ChannelAdapter):
             f"{self.label}: the messaging window has closed (more than 7 days since the user's last "
             "message); the user has to write again first."
         )
-
-    def _delivery_error(self, response, token: str):
-        error = graph_error(response)
-        reason = without_secret(f"{self.label}: {error.describe()}", token)
-        if error.code in RETRYABLE_CODES:
-            return RetryableDeliveryError(reason, retry_after=error.retry_after)
-        # 10 / 2018278 (outside the window), 551 (person not available), 100 (invalid
-        # parameter, no matching user), 190 (token expired), 200 (permissions)…
-        return PermanentDeliveryError(reason)
 
     def demo_credentials(self) -> tuple[dict, dict]:
         return (

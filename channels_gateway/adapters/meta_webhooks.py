@@ -6,22 +6,32 @@ every POST with the app secret: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of
 There is no timestamp in the signature, so no replay window: a replayed or retried delivery
 carries the same message id and is stored once.
 
+A verified notification is read without trusting its shape below the top level (an object
+with an `entry` list): an entry, change, event or field that is not what Meta documents is
+skipped and logged (`objects_in`, `object_at`), the rest is stored, and Meta gets its 200.
+
 Errors: the Graph API answers `{"error": {"message", "type", "code", "error_subcode",
 "error_data": {"details"}, "fbtrace_id"}}`; rate limits often come as HTTP 400 with a
-rate-limit code, so the adapters decide on the code, not the status.
+rate-limit code, so the adapters decide on the code, not the status (`graph_post`).
 """
 
 import hashlib
 import hmac
 import json
+import math
 from dataclasses import dataclass
 
 import requests
-from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 
-from channels_gateway.adapters.base import WebhookRejected
-from channels_gateway.adapters.platform_http import retry_after_seconds
+from channels_gateway.adapters.base import (
+    DeliveryError,
+    PermanentDeliveryError,
+    RetryableDeliveryError,
+    WebhookRejected,
+)
+from channels_gateway.adapters.platform_http import call_platform, json_object, retry_after_seconds
+from channels_gateway.adapters.webhook_body import json_object_body, raw_body, skipped
 from channels_gateway.models import ChannelConnection
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
@@ -57,17 +67,11 @@ def verified_payload(connection: ChannelConnection, request: HttpRequest) -> dic
     signature = request.headers.get(SIGNATURE_HEADER, "").strip()
     if not signature:
         raise WebhookRejected(401, f"{SIGNATURE_HEADER} is missing")
-    try:
-        body = request.body
-    except RequestDataTooBig:
-        raise WebhookRejected(400, "The body is too large") from None
+    body = raw_body(request)
     if not _same(signature.lower(), sign(app_secret, body)):
         raise WebhookRejected(403, f"{SIGNATURE_HEADER} does not match the body")
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise WebhookRejected(400, "The body is not JSON") from None
-    if not isinstance(payload, dict) or not isinstance(payload.get("entry"), list):
+    payload = json_object_body(body)
+    if not isinstance(payload.get("entry"), list):
         raise WebhookRejected(400, "The body is not a Meta webhook notification (no entry list)")
     return payload
 
@@ -82,23 +86,38 @@ def meta_webhook(connection: ChannelConnection, request: HttpRequest) -> tuple[d
 
 
 def objects_in(payload: dict, key: str) -> list[dict]:
-    """`payload[key]` as a list of objects; a missing key is an empty list, anything else is
-    a malformed body (400)."""
-    value = payload.get(key, [])
+    """The objects in the list `payload[key]`; a missing key is an empty list. Whatever is
+    not an object (the list itself, or an item of it) is skipped and logged: one odd item
+    never costs the others in the same notification."""
+    value = payload.get(key)
     if value is None:
         return []
-    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
-        raise WebhookRejected(400, f"`{key}` is not a list of objects")
-    return value
+    if not isinstance(value, list):
+        skipped("Meta", f"`{key}` is a {type(value).__name__}, not a list")
+        return []
+    items = [item for item in value if isinstance(item, dict)]
+    if len(items) != len(value):
+        skipped("Meta", f"{len(value) - len(items)} of {len(value)} items in `{key}` are not objects")
+    return items
 
 
 def object_at(payload: dict, key: str) -> dict:
+    """`payload[key]` if it is an object; missing, or anything else (logged), is {}."""
     value = payload.get(key)
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise WebhookRejected(400, f"`{key}` is not an object")
+        skipped("Meta", f"`{key}` is a {type(value).__name__}, not an object")
+        return {}
     return value
+
+
+def identifier(value) -> str | None:
+    """An id Meta sends (a PSID, a wa_id, a message id): a string or a number, else None."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return None
+    value = str(value).strip()
+    return value or None
 
 
 @dataclass(frozen=True)
@@ -119,11 +138,7 @@ class GraphError:
 
 def graph_error(response: requests.Response) -> GraphError:
     """Read a Graph API error answer (any status) without trusting its shape."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    error = body.get("error") if isinstance(body, dict) else None
+    error = json_object(response).get("error")
     error = error if isinstance(error, dict) else {}
     error_data = error.get("error_data")
     details = error_data.get("details") if isinstance(error_data, dict) else None
@@ -137,6 +152,27 @@ def graph_error(response: requests.Response) -> GraphError:
     )
 
 
+def graph_post(label: str, url: str, token: str, body: dict, *, retryable_codes: frozenset[int]) -> dict:
+    """POST `body` to the Graph API with `token` as a Bearer header (never in the URL, so it
+    cannot leak through an error or a log line); returns the answer as an object, or raises
+    the delivery error Meta's answer means."""
+    response = call_platform(label, "POST", url, json=body, headers={"Authorization": f"Bearer {token}"})
+    if response.status_code >= 400:
+        raise graph_delivery_error(label, response, token, retryable_codes=retryable_codes)
+    return json_object(response)
+
+
+def graph_delivery_error(label: str, response: requests.Response, token: str, *,
+                         retryable_codes: frozenset[int]) -> DeliveryError:
+    """Retryable for the codes a later attempt can fix (rate limits, temporary errors, with
+    Meta's wait), permanent for the rest; Meta's own words, without the token."""
+    error = graph_error(response)
+    reason = without_secret(f"{label}: {error.describe()}", token)
+    if error.code in retryable_codes:
+        return RetryableDeliveryError(reason, retry_after=error.retry_after)
+    return PermanentDeliveryError(reason)
+
+
 def business_use_case_wait(response: requests.Response) -> float | None:
     """Seconds until access is regained, from `X-Business-Use-Case-Usage`
     (`estimated_time_to_regain_access`, in minutes), when Meta says so."""
@@ -145,16 +181,26 @@ def business_use_case_wait(response: requests.Response) -> float | None:
         return None
     try:
         usage = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     minutes = [
-        item.get("estimated_time_to_regain_access")
+        _finite(item.get("estimated_time_to_regain_access"))
         for items in (usage.values() if isinstance(usage, dict) else [])
         for item in (items if isinstance(items, list) else [])
         if isinstance(item, dict)
     ]
-    longest = max((value for value in minutes if isinstance(value, (int, float))), default=0)
-    return float(longest) * 60 if longest > 0 else None
+    longest = max((value for value in minutes if value is not None), default=0.0)
+    return longest * 60 if longest > 0 else None
+
+
+def _finite(value) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _int(value) -> int | None:

@@ -21,13 +21,25 @@ def retry_after_seconds(response: requests.Response) -> float | None:
     value = response.headers.get("Retry-After")
     if not value:
         return _retry_after_in_body(response)
+    return retry_after_header(value)
+
+
+def retry_after_header(value) -> float | None:
+    """A `Retry-After` header's value (seconds or an HTTP date) in seconds from now; None
+    when it cannot be read, so our own backoff decides."""
+    if isinstance(value, (list, tuple)):  # some clients keep repeated headers as a list
+        value = value[0] if value else None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not value.strip():
+        return None
     try:
         seconds = float(value)
     except ValueError:
         try:
             seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
-        except (TypeError, ValueError):
-            return None  # a header we cannot read: our own backoff decides
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
     return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
@@ -35,7 +47,7 @@ def json_object(response: requests.Response) -> dict:
     """The response body if it is a JSON object, else {}: error bodies are not always JSON."""
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return {}
     return body if isinstance(body, dict) else {}
 
@@ -44,9 +56,13 @@ def _retry_after_in_body(response: requests.Response) -> float | None:
     body = json_object(response)
     parameters = body.get("parameters")
     value = body.get("retry_after", parameters.get("retry_after") if isinstance(parameters, dict) else None)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    return max(0.0, float(value))
+    try:
+        seconds = float(value)
+    except OverflowError:  # an integer too large for a float
+        return None
+    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
 def call_platform(platform_name: str, method: str, url: str, **kwargs) -> requests.Response:

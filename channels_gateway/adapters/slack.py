@@ -16,7 +16,6 @@ off so the gateway's retry policy decides.
 """
 
 import html
-import json
 import re
 import secrets
 import string
@@ -41,6 +40,8 @@ from channels_gateway.adapters.base import (
     WebhookRejected,
 )
 from channels_gateway.adapters.message_parts import send_in_parts, split_message
+from channels_gateway.adapters.platform_http import retry_after_header
+from channels_gateway.adapters.webhook_body import json_object_body, raw_body, skipped
 from channels_gateway.models import ChannelConnection, Platform
 
 # Slack truncates `text` beyond 40,000 characters and asks for at most 4,000 per message.
@@ -82,12 +83,12 @@ class SlackAdapter(ChannelAdapter):
     # --- inbound -----------------------------------------------------------------------------
 
     def handle_webhook(self, connection: ChannelConnection, request: HttpRequest) -> WebhookOutcome:
-        body = request.body
-        _verify(connection, body, request.headers)
-        try:
-            payload = _json(body)
-        except ValueError:
-            raise WebhookRejected(400, "Body is not a JSON object") from None
+        # What can be checked without the body first: a request with no signature is a 401
+        # however large. The signature covers the body, so it is read (413 when too large) next.
+        signed = _signature_headers(connection, request.headers)
+        body = raw_body(request)
+        _verify(signed, body)
+        payload = json_object_body(body)
 
         kind = payload.get("type")
         if kind == "url_verification":
@@ -100,7 +101,12 @@ class SlackAdapter(ChannelAdapter):
         event = payload.get("event")
         if not isinstance(event, dict):
             raise WebhookRejected(400, "event_callback without an event")
-        message = _inbound(event, _bot_user_ids(payload))
+        try:
+            message = _inbound(event, _bot_user_ids(payload))
+        except (TypeError, ValueError, AttributeError, KeyError) as error:
+            # Verified, but shaped as no Slack event is: acknowledged, or Slack sends it again.
+            skipped("Slack", f"an event that could not be read ({type(error).__name__})")
+            message = None
         return WebhookOutcome(messages=[message] if message else [])
 
     # --- outbound ----------------------------------------------------------------------------
@@ -143,7 +149,8 @@ class SlackAdapter(ChannelAdapter):
 
 # --- verification ------------------------------------------------------------------------------
 
-def _verify(connection: ChannelConnection, body: bytes, headers) -> None:
+def _signature_headers(connection: ChannelConnection, headers) -> tuple[str, str, str]:
+    """(signing secret, timestamp, signature), or 401 before the body is read."""
     signing_secret = (connection.secrets or {}).get("signing_secret") or ""
     if not signing_secret.strip():
         raise WebhookRejected(401, "No signing secret configured")
@@ -151,6 +158,11 @@ def _verify(connection: ChannelConnection, body: bytes, headers) -> None:
     signature = headers.get("X-Slack-Signature")
     if not timestamp or not signature:
         raise WebhookRejected(401, "Missing Slack signature headers")
+    return signing_secret, timestamp, signature
+
+
+def _verify(signed: tuple[str, str, str], body: bytes) -> None:
+    signing_secret, timestamp, signature = signed
     try:
         valid = SignatureVerifier(signing_secret).is_valid(body=body, timestamp=timestamp, signature=signature)
     except ValueError:  # a timestamp that is not a number, a body that is not UTF-8
@@ -160,23 +172,22 @@ def _verify(connection: ChannelConnection, body: bytes, headers) -> None:
         raise WebhookRejected(401, "Stale Slack request timestamp" if stale else "Invalid Slack signature")
 
 
-def _json(body: bytes) -> dict:
-    payload = json.loads(body)
-    if not isinstance(payload, dict):
-        raise ValueError("not an object")
-    return payload
-
-
 # --- normalising events ------------------------------------------------------------------------
 
 def _bot_user_ids(payload: dict) -> set[str]:
     """The bot's own user id: `authorizations[].user_id` (current envelopes) or `authed_users` (older)."""
     ids = set()
-    for authorization in payload.get("authorizations") or []:
-        if isinstance(authorization, dict) and authorization.get("user_id"):
-            ids.add(str(authorization["user_id"]))
-    ids.update(str(user) for user in payload.get("authed_users") or [] if isinstance(user, str))
+    for authorization in _list(payload.get("authorizations")):
+        if isinstance(authorization, dict) and isinstance(authorization.get("user_id"), str) \
+                and authorization["user_id"]:
+            ids.add(authorization["user_id"])
+    ids.update(user for user in _list(payload.get("authed_users")) if isinstance(user, str) and user)
     return ids
+
+
+def _list(value) -> list:
+    """A list field as a list; anything else (a number, an object, null) as nothing."""
+    return value if isinstance(value, list) else []
 
 
 def _inbound(event: dict, bot_ids: set[str]) -> InboundMessage | None:
@@ -197,8 +208,8 @@ def _inbound(event: dict, bot_ids: set[str]) -> InboundMessage | None:
 
     raw_text = event.get("text") if isinstance(event.get("text"), str) else ""
     text = _plain_text(raw_text, bot_ids, strip_leading_mention=kind == "app_mention")
-    files = [f for f in event.get("files") or [] if isinstance(f, dict)]
-    lines = [f"[File] {f.get('name') or f.get('title') or 'file'}" for f in files]
+    files = [f for f in _list(event.get("files")) if isinstance(f, dict)]
+    lines = [f"[File] {_file_name(f)}" for f in files]
     if text:
         lines.append(text)
     if not lines and event.get("attachments"):
@@ -209,9 +220,11 @@ def _inbound(event: dict, bot_ids: set[str]) -> InboundMessage | None:
     if direct:
         thread_id = channel  # a DM is one conversation
     else:
-        thread_id = f"{channel}:{event.get('thread_ts') or ts}"
+        thread_ts = event.get("thread_ts")
+        thread_id = f"{channel}:{thread_ts if isinstance(thread_ts, str) and thread_ts else ts}"
     profile = event.get("user_profile") if isinstance(event.get("user_profile"), dict) else {}
-    name = str(profile.get("display_name") or profile.get("real_name") or "")
+    name = next((value for value in (profile.get("display_name"), profile.get("real_name"))
+                 if isinstance(value, str) and value), "")
     return InboundMessage(
         contact_external_id=user,
         thread_id=thread_id,
@@ -222,6 +235,13 @@ def _inbound(event: dict, bot_ids: set[str]) -> InboundMessage | None:
         platform_message_id=ts,
         contact_name=name,
     )
+
+
+def _file_name(file: dict) -> str:
+    for key in ("name", "title"):
+        if isinstance(file.get(key), str) and file[key].strip():
+            return file[key].strip()
+    return "file"
 
 
 def _plain_text(text: str, bot_ids: set[str], *, strip_leading_mention: bool) -> str:
@@ -291,11 +311,9 @@ def _delivery_error(error: SlackApiError) -> Exception:
 
 
 def _retry_after(headers) -> float | None:
-    for name, value in (headers or {}).items():
-        if name.lower() == "retry-after":
-            value = value[0] if isinstance(value, list) and value else value
-            try:
-                return max(0.0, float(value))
-            except (TypeError, ValueError):
-                return None
+    """The SDK keeps headers as a plain dict (any case, a value or a list of them); the value
+    is read as every platform's is."""
+    for name, value in (headers if isinstance(headers, dict) else {}).items():
+        if isinstance(name, str) and name.lower() == "retry-after":
+            return retry_after_header(value)
     return None

@@ -14,8 +14,8 @@ that could carry one, ever reaches a delivery reason or a log line.
 """
 
 import hmac
-import json
 import logging
+import math
 import re
 import secrets
 
@@ -33,7 +33,8 @@ from channels_gateway.adapters.base import (
     WebhookRejected,
 )
 from channels_gateway.adapters.message_parts import send_in_parts, split_message, utf16_length
-from channels_gateway.adapters.platform_http import call_platform
+from channels_gateway.adapters.platform_http import call_platform, json_object
+from channels_gateway.adapters.webhook_body import json_object_body, raw_body, skipped
 from channels_gateway.models import ChannelConnection, Platform
 
 logger = logging.getLogger(__name__)
@@ -46,47 +47,75 @@ SECRET_TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 _TOKEN_IN_URL = re.compile(r"/bot[^/\s\"']+")
 
 
+# A verified update can still hold a number where a string belongs, or an object where a
+# number does: every field is read through `_field`, so no placeholder fails on its shape.
+def _field(value: dict, key: str) -> str:
+    """`value[key]` as text: strings and numbers as they read, anything else as nothing."""
+    item = value.get(key)
+    if isinstance(item, bool) or not isinstance(item, (str, int, float)):
+        return ""
+    return str(item).strip()
+
+
+def _joined(separator: str, *parts: str) -> str:
+    return separator.join(part for part in parts if part)
+
+
 # Message fields that carry something the user sent, other than text, as a placeholder.
 # Order matters: an animation also carries `document`, a venue also carries `location`.
 def _sticker(value: dict) -> str:
-    emoji = value.get("emoji")
+    emoji = _field(value, "emoji")
     return f"[Sticker {emoji}]" if emoji else "[Sticker]"
 
 
 def _audio(value: dict) -> str:
-    name = " – ".join(part for part in (value.get("performer"), value.get("title")) if part)
+    name = _joined(" – ", _field(value, "performer"), _field(value, "title"))
     return f"[Audio: {name}]" if name else "[Audio]"
 
 
 def _document(value: dict) -> str:
-    return f"[File: {value['file_name']}]" if value.get("file_name") else "[File]"
+    name = _field(value, "file_name")
+    return f"[File: {name}]" if name else "[File]"
+
+
+def _coordinate(value) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:  # an integer too large for a float
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _location(value: dict) -> str:
-    latitude, longitude = value.get("latitude"), value.get("longitude")
-    if isinstance(latitude, (int, float)) and isinstance(longitude, (int, float)):
+    latitude, longitude = _coordinate(value.get("latitude")), _coordinate(value.get("longitude"))
+    if latitude is not None and longitude is not None:
         return f"[Location {latitude:.5f}, {longitude:.5f}]"
     return "[Location]"
 
 
 def _venue(value: dict) -> str:
-    place = ", ".join(part for part in (value.get("title"), value.get("address")) if part)
+    place = _joined(", ", _field(value, "title"), _field(value, "address"))
     return f"[Venue: {place}]" if place else "[Venue]"
 
 
 def _contact(value: dict) -> str:
-    name = " ".join(part for part in (value.get("first_name"), value.get("last_name")) if part)
-    details = ", ".join(part for part in (name, value.get("phone_number")) if part)
+    name = _joined(" ", _field(value, "first_name"), _field(value, "last_name"))
+    details = _joined(", ", name, _field(value, "phone_number"))
     return f"[Contact: {details}]" if details else "[Contact]"
 
 
 def _titled(label: str, key: str):
-    return lambda value: f"[{label}: {value[key]}]" if value.get(key) else f"[{label}]"
+    def placeholder(value: dict) -> str:
+        title = _field(value, key)
+        return f"[{label}: {title}]" if title else f"[{label}]"
+    return placeholder
 
 
 def _dice(value: dict) -> str:
-    emoji, rolled = value.get("emoji") or "🎲", value.get("value")
-    return f"[Dice {emoji} {rolled}]" if rolled is not None else f"[Dice {emoji}]"
+    emoji, rolled = _field(value, "emoji") or "🎲", _field(value, "value")
+    return f"[Dice {emoji} {rolled}]" if rolled else f"[Dice {emoji}]"
 
 
 PLACEHOLDERS = {
@@ -103,7 +132,7 @@ PLACEHOLDERS = {
     "venue": _venue,
     "location": _location,
     "contact": _contact,
-    "poll": lambda value: "[Poll: {}]".format(value["question"]) if value.get("question") else "[Poll]",
+    "poll": _titled("Poll", "question"),
     "checklist": _titled("Checklist", "title"),
     "dice": _dice,
     "game": _titled("Game", "title"),
@@ -148,8 +177,7 @@ _install_log_redaction()
 
 
 def _display_name(user: dict) -> str:
-    name = " ".join(str(user[key]).strip() for key in ("first_name", "last_name") if user.get(key))
-    return name.strip() or str(user.get("username") or "")
+    return _joined(" ", _field(user, "first_name"), _field(user, "last_name")) or _field(user, "username")
 
 
 def message_text(message: dict) -> str | None:
@@ -190,11 +218,8 @@ class TelegramAdapter(ChannelAdapter):
 
     def handle_webhook(self, connection: ChannelConnection, request: HttpRequest) -> WebhookOutcome:
         self._verify(connection, request)
-        try:
-            update = json.loads(request.body)
-        except (ValueError, UnicodeDecodeError):
-            raise WebhookRejected(400, "invalid_json") from None
-        if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
+        update = json_object_body(raw_body(request))
+        if not isinstance(update.get("update_id"), int):
             raise WebhookRejected(400, "not_an_update")
         message = update.get("message")
         if message is None:
@@ -224,7 +249,12 @@ class TelegramAdapter(ChannelAdapter):
         private = chat.get("type") == "private" or ("type" not in chat and chat["id"] == sender["id"])
         if not private:
             return None
-        text = message_text(message)
+        try:
+            text = message_text(message)
+        except (TypeError, ValueError, AttributeError, KeyError) as error:
+            # Verified, addressed to us, but unreadable: acknowledged, or Telegram sends it again.
+            skipped("Telegram", f"message content that could not be read ({type(error).__name__})")
+            return None
         if text is None:
             return None
         return InboundMessage(
@@ -275,11 +305,7 @@ class TelegramAdapter(ChannelAdapter):
             failure = RetryableDeliveryError(error.reason, retry_after=error.retry_after)
         if failure is not None:
             raise failure
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        body = body if isinstance(body, dict) else {}
+        body = json_object(response)
         if response.ok and body.get("ok") is True:
             return body if full_body else body.get("result")
         description = body.get("description") or f"HTTP {response.status_code}"

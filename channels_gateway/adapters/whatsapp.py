@@ -12,12 +12,14 @@ Outbound: `POST {META_GRAPH_BASE_URL}/{phone_number_id}/messages` with a Bearer 
 the 24-hour customer-service window a reply is a text message (split at 4096 characters).
 After it, free-form messages are refused by WhatsApp (131047), so a teammate's reply goes out
 as the connection's approved template, with the reply as the template's one body variable
-`{{1}}`; without a template, or for an AI/system message, it fails before any call.
+`{{1}}`; without a template, or for an AI/system message, it fails before any call. A
+message already partly sent as text is never finished as a template (the window closed
+between attempts): its parts were cut differently, so it fails with the reason instead.
 """
 
 import logging
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.utils import timezone
@@ -27,19 +29,18 @@ from channels_gateway.adapters.base import (
     InboundMessage,
     OutboundMessage,
     PermanentDeliveryError,
-    RetryableDeliveryError,
     SendResult,
     WebhookOutcome,
 )
 from channels_gateway.adapters.message_parts import send_in_parts, split_message, utf16_length
 from channels_gateway.adapters.meta_webhooks import (
-    graph_error,
+    graph_post,
+    identifier,
     meta_webhook,
     object_at,
     objects_in,
-    without_secret,
 )
-from channels_gateway.adapters.platform_http import call_platform
+from channels_gateway.adapters.webhook_body import skipped
 from channels_gateway.models import ChannelConnection, Platform
 
 logger = logging.getLogger(__name__)
@@ -51,29 +52,34 @@ TEMPLATE_PARAMETER_LIMIT = 900
 
 # Cloud API codes a later attempt can fix: 4 (API calls), 80007 (WABA rate limit), 130429
 # (throughput), 131048 (spam rate limit), 131056 (pair rate limit), 1/2/131000/131016/133004
-# (temporary or unknown server-side errors).
-RETRYABLE_CODES = {1, 2, 4, 80007, 130429, 131000, 131016, 131048, 131056, 133004}
+# (temporary or unknown server-side errors). Every other code fails the message: 131047
+# (re-engagement: window closed), 131026 (undeliverable), 131051 (unsupported type), 100
+# (invalid parameter), 190 (token expired), 132xxx (template problems)…
+RETRYABLE_CODES = frozenset({1, 2, 4, 80007, 130429, 131000, 131016, 131048, 131056, 133004})
 
 MEDIA_LABELS = {"image": "[Photo]", "video": "[Video]", "sticker": "[Sticker]", "order": "[Order]"}
 
 
 def _words(*values) -> str:
-    return " ".join(str(value).strip() for value in values if value and str(value).strip())
+    """The values that are non-blank strings or numbers, joined with spaces."""
+    return " ".join(str(value).strip() for value in values
+                    if isinstance(value, (str, int, float)) and not isinstance(value, bool) and str(value).strip())
 
 
 def message_text(message: dict) -> str | None:
     """A readable text for a user's message; None for what is not a user message."""
-    kind = str(message.get("type") or "")
-    body = message.get(kind) if isinstance(message.get(kind), dict) else {}
+    kind = message.get("type") if isinstance(message.get("type"), str) else ""
+    body = message.get(kind) if kind and isinstance(message.get(kind), dict) else {}
     if kind == "text":
-        return str(body.get("body") or "").strip() or None
+        return _words(body.get("body")) or None
     if kind == "interactive":  # a reply button or a list row the user tapped
         reply = body.get("button_reply") or body.get("list_reply")
-        if isinstance(reply, dict) and reply.get("title"):
-            return str(reply["title"])
+        title = _words(reply.get("title")) if isinstance(reply, dict) else ""
+        if title:
+            return title
         return "[Form reply]" if body.get("nfm_reply") else "[Interactive reply]"
     if kind == "button":  # a template's quick-reply button
-        return str(body.get("text") or body.get("payload") or "").strip() or "[Button]"
+        return _words(body.get("text")) or _words(body.get("payload")) or "[Button]"
     if kind in MEDIA_LABELS:
         return _words(MEDIA_LABELS[kind], body.get("caption")) or None
     if kind == "audio":
@@ -81,20 +87,34 @@ def message_text(message: dict) -> str | None:
     if kind == "document":
         return _words("[Document]", body.get("filename"), body.get("caption"))
     if kind == "location":
-        where = f"({body['latitude']}, {body['longitude']})" if "latitude" in body and "longitude" in body else ""
+        latitude, longitude = _words(body.get("latitude")), _words(body.get("longitude"))
+        where = f"({latitude}, {longitude})" if latitude and longitude else ""
         return "[" + _words("Location", body.get("name"), body.get("address"), where) + "]"
     if kind == "contacts":
-        names = [
-            str(object_at(contact, "name").get("formatted_name") or "").strip()
-            for contact in objects_in(message, "contacts")
-        ]
+        contacts = objects_in(message, "contacts")
+        names = [_words(object_at(contact, "name").get("formatted_name")) for contact in contacts]
         return "[Contact" + (": " + ", ".join(name for name in names if name) if any(names) else "") + "]"
     if kind == "reaction":
-        emoji = str(body.get("emoji") or "").strip()
+        emoji = _words(body.get("emoji"))
         return f"[Reaction {emoji}]" if emoji else None  # an empty emoji removes a reaction
     if kind in ("system", "request_welcome", "ephemeral"):
         return None
     return "[Unsupported message]"  # "unsupported", "unknown" and types added later
+
+
+def _written_inside_window(message: OutboundMessage) -> bool:
+    """Whether the message was written while the window was open, so its first attempt went
+    out as text. One written after the window closed (or to someone who never wrote) was
+    only ever sent as the template, and a retry resumes that split. A time we cannot read
+    counts as inside: failing with the reason beats a reply with words missing or repeated."""
+    last = message.last_user_message_at
+    if last is None:
+        return False
+    try:
+        created = datetime.fromisoformat(message.created_at)
+        return created - last <= CUSTOMER_SERVICE_WINDOW
+    except (TypeError, ValueError):  # unparsable, or naive against aware
+        return True
 
 
 class WhatsAppAdapter(ChannelAdapter):
@@ -135,37 +155,43 @@ class WhatsAppAdapter(ChannelAdapter):
                     continue
                 value = object_at(change, "value")
                 # Every number of the business account posts to the app's one URL: take ours.
-                if phone_number_id and str(object_at(value, "metadata").get("phone_number_id")) != phone_number_id:
+                if phone_number_id and identifier(object_at(value, "metadata").get("phone_number_id")) \
+                        != phone_number_id:
                     continue
                 names = {
-                    str(contact.get("wa_id")): str(object_at(contact, "profile").get("name") or "")
+                    identifier(contact.get("wa_id")): _words(object_at(contact, "profile").get("name"))
                     for contact in objects_in(value, "contacts")
                 }
                 for message in objects_in(value, "messages"):
-                    inbound = self._inbound(message, names)
+                    try:
+                        inbound = self._inbound(message, names)
+                    except (TypeError, ValueError, AttributeError, KeyError) as error:
+                        # One message we cannot read must not cost the others (or Meta's 200).
+                        skipped(self.label, f"a message that could not be read ({type(error).__name__})")
+                        continue
                     if inbound is not None:
                         messages.append(inbound)
                 self._note_failed_statuses(connection, objects_in(value, "statuses"))
         return WebhookOutcome(messages=messages)
 
-    def _inbound(self, message: dict, names: dict[str, str]) -> InboundMessage | None:
-        sender, message_id = message.get("from"), message.get("id")
+    def _inbound(self, message: dict, names: dict[str | None, str]) -> InboundMessage | None:
+        sender, message_id = identifier(message.get("from")), identifier(message.get("id"))
         if not sender or not message_id or message.get("group_id"):
             return None  # a group's message: a reply to the sender alone would leave the group's thread
         text = message_text(message)
         if text is None:
             return None
-        sender = str(sender)
         return InboundMessage(contact_external_id=sender, thread_id=sender, text=text,
-                              platform_message_id=str(message_id), contact_name=names.get(sender, ""))
+                              platform_message_id=message_id, contact_name=names.get(sender, ""))
 
     def _note_failed_statuses(self, connection: ChannelConnection, statuses: list[dict]) -> None:
         for status in statuses:
             if status.get("status") == "failed":
                 errors = status.get("errors") if isinstance(status.get("errors"), list) else []
                 first = errors[0] if errors and isinstance(errors[0], dict) else {}
-                logger.info("WhatsApp reports message %s failed on connection %s: %s %s", status.get("id"),
-                            connection.pk, first.get("code"), first.get("title"))
+                logger.info("WhatsApp reports message %s failed on connection %s: %s %s",
+                            identifier(status.get("id")), connection.pk, _words(first.get("code")),
+                            _words(first.get("title"))[:200])
 
     def send(self, connection: ChannelConnection, message: OutboundMessage) -> SendResult:
         token = connection.secrets.get("access_token") or ""
@@ -180,19 +206,21 @@ class WhatsAppAdapter(ChannelAdapter):
             parts = split_message(message.text, self.max_message_length, length=utf16_length)
             bodies = [{**common, "type": "text", "text": {"body": part, "preview_url": False}} for part in parts]
         else:
+            if message.parts_sent > 0 and _written_inside_window(message):
+                # An earlier attempt sent the first parts as text, inside the window; the
+                # template splits the reply differently (flattened, 900 a part), so "the
+                # parts not yet sent" would repeat or drop words. Say so rather than guess.
+                raise PermanentDeliveryError(
+                    f"WhatsApp: {message.parts_sent} part(s) of this reply went out before the 24-hour "
+                    "customer-service window closed; the rest cannot be sent as the template (it splits "
+                    "the reply differently). Send the remainder as a new reply."
+                )
             bodies = [{**common, "type": "template", "template": template}
                       for template in self._templates(connection, message)]
 
         def send_part(_text: str, index: int) -> str:
-            response = call_platform("WhatsApp", "POST", url, json=bodies[index],
-                                     headers={"Authorization": f"Bearer {token}"})
-            if response.status_code >= 400:
-                raise self._delivery_error(response, token)
-            try:
-                answer = response.json()
-            except ValueError:
-                answer = {}
-            sent = answer.get("messages") if isinstance(answer, dict) else None
+            answer = graph_post(self.label, url, token, bodies[index], retryable_codes=RETRYABLE_CODES)
+            sent = answer.get("messages")
             return str(sent[0].get("id") or "") if isinstance(sent, list) and sent and isinstance(sent[0], dict) else ""
 
         return send_in_parts(message, [str(index) for index in range(len(bodies))], send_part)
@@ -215,15 +243,6 @@ class WhatsAppAdapter(ChannelAdapter):
              "components": [{"type": "body", "parameters": [{"type": "text", "text": part}]}]}
             for part in split_message(flat, TEMPLATE_PARAMETER_LIMIT, length=utf16_length)
         ]
-
-    def _delivery_error(self, response, token: str):
-        error = graph_error(response)
-        reason = without_secret(f"WhatsApp: {error.describe()}", token)
-        if error.code in RETRYABLE_CODES:
-            return RetryableDeliveryError(reason, retry_after=error.retry_after)
-        # 131047 (re-engagement: window closed), 131026 (undeliverable), 131051 (unsupported
-        # type), 100 (invalid parameter), 190 (token expired), 132xxx (template problems)…
-        return PermanentDeliveryError(reason)
 
     def demo_credentials(self) -> tuple[dict, dict]:
         return (

@@ -12,6 +12,7 @@ from asgiref.sync import sync_to_async
 from django.db import connections
 from django.utils import timezone
 
+from channels_gateway import discord_gateway
 from channels_gateway.adapters.discord import HUMAN_REQUEST_TEXT, DiscordAdapter, inbound_from_gateway_message
 from channels_gateway.adapters.message_parts import utf16_length
 from channels_gateway.discord_gateway import (
@@ -32,6 +33,7 @@ from conversations.models import AuthorKind, Conversation, HandoffSession, Messa
 from conversations.services.messages import post_message_to_contact
 from conversations.tests.factories import ContactFactory, ConversationFactory
 from tests.fakes.discord_api import BOT_USER, FakeDiscordAPI, FakeGateway, signed_headers, snowflake
+from tests.fakes.odd_payloads import check_instead_of_storing, odd_variants
 
 FIXTURES = Path(__file__).parent / "fixtures" / "discord"
 BOT_TOKEN = "MTAwMDAwMDAwMDAwMDAwMDAwMQ.fake.bot-token-for-tests"
@@ -72,8 +74,7 @@ def discord_server():
 @pytest.fixture
 def discord(discord_server, settings):
     """The fake Discord REST API, fresh for each test (one server for the module: fast)."""
-    discord_server.requests.clear()
-    discord_server.scripted.clear()
+    discord_server.reset()
     discord_server.gateway_url = "wss://gateway.discord.gg"
     discord_server.commands = []
     discord_server.application["interactions_endpoint_url"] = None
@@ -225,6 +226,62 @@ def test_a_malformed_body_is_a_400(client, bot, body):
     assert nothing_stored()
 
 
+def test_a_body_over_the_upload_limit_is_a_413_not_a_server_error(client, bot, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    body = json.dumps(ask("x" * 2000)).encode()
+    assert post_interaction(client, bot, body=body).status_code == 413  # signed: read to be checked
+    assert post_interaction(client, bot, body=body, headers={}).status_code == 401  # unsigned: refused first
+    assert nothing_stored()
+
+
+def test_json_nested_too_deep_to_parse_is_a_400(client, bot):
+    body = b'{"type": 2, "data": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    assert post_interaction(client, bot, body=body).status_code == 400
+
+
+@pytest.mark.parametrize("name, change, text", [
+    pytest.param("interaction_ask_dm", lambda p: p.update(channel="645027906669510999"), "Where is my order?",
+                 id="channel a string"),
+    pytest.param("interaction_ask_dm", lambda p: p.update(member="Mason"), "Where is my order?",
+                 id="member a string"),
+    pytest.param("interaction_ask_dm", lambda p: p["user"].update(global_name=7, username=["x"]),
+                 "Where is my order?", id="names of other types"),
+    pytest.param("interaction_attachment", lambda p: p["data"].update(resolved=[1, 2]),
+                 "[File] this is the broken part", id="resolved a list"),
+    pytest.param("interaction_attachment", lambda p: p["data"]["resolved"].update(attachments=["x"]),
+                 "[File] this is the broken part", id="resolved attachments a list"),
+    pytest.param("interaction_attachment",
+                 lambda p: p["data"]["resolved"]["attachments"].update({"1065017325548638300": "broken.png"}),
+                 "[File] this is the broken part", id="an attachment a string"),
+    pytest.param("interaction_attachment", lambda p: p["data"].update(options={"text": "hi"}), None,
+                 id="options an object"),
+])
+def test_an_interaction_with_fields_of_unexpected_types_is_answered_not_a_server_error(client, bot, name, change,
+                                                                                       text):
+    payload = fixture(name)
+    change(payload)
+    response = post_interaction(client, bot, payload)
+    assert response.status_code == 200
+    assert list(Message.objects.values_list("text", flat=True)) == ([text] if text else [])
+
+
+@pytest.mark.parametrize("channel", ["645027906669510999", ["645027906669510999"], {"id": {"x": 1}}])
+def test_a_command_whose_channel_cannot_be_read_is_a_400_not_a_server_error(client, bot, channel):
+    payload = fixture("interaction_ask_dm")
+    del payload["channel_id"]
+    payload["channel"] = channel
+    assert post_interaction(client, bot, payload).status_code == 400
+    assert nothing_stored()
+
+
+@pytest.mark.parametrize("name", ["interaction_ask_dm", "interaction_attachment", "interaction_slash_command"])
+def test_no_oddly_shaped_interaction_is_ever_a_server_error(client, bot, name, monkeypatch):
+    check_instead_of_storing(monkeypatch)
+    statuses = {where: post_interaction(client, bot, payload).status_code
+                for where, payload in odd_variants(fixture(name))}
+    assert {where: status for where, status in statuses.items() if status not in (200, 400)} == {}
+
+
 def test_demo_credentials_are_a_working_key_pair(bot):
     side = DiscordAdapter().platform_side(bot)
     assert side["public_key_hex"] == bot.secrets["public_key"] and len(side["private_key_hex"]) == 64
@@ -281,6 +338,38 @@ def test_unsupported_content_becomes_a_readable_placeholder():
     document = {**fixture("message_create_dm"), "content": "", "attachments": [
         {"id": "2", "filename": "invoice.pdf", "content_type": "application/pdf", "size": 1, "url": "https://x"}]}
     assert inbound_from_gateway_message(document, bot_user_id=BOT_ID).text == "[File invoice.pdf]"
+
+
+@pytest.mark.parametrize("change, text", [
+    pytest.param(lambda m: m.update(author="Mason"), None, id="author a string"),
+    pytest.param(lambda m: m.update(type=[0]), None, id="type a list"),
+    pytest.param(lambda m: m.update(mentions=["1000000000000000001", {"id": BOT_ID}]), "Supa Hot",
+                 id="a mention a string"),
+    pytest.param(lambda m: m.update(mentions=[], referenced_message="x"), None, id="referenced_message a string"),
+    pytest.param(lambda m: m.update(flags="voice", attachments=["x", {"content_type": 7, "filename": "a.ogg"}]),
+                 "[File a.ogg] Supa Hot", id="flags a string, attachments odd"),
+    pytest.param(lambda m: m.update(sticker_items=[7, {"name": ["Wave"]}], poll={"question": "Which?"}),
+                 "[Sticker]\n[Poll]\nSupa Hot", id="stickers and poll odd"),
+    pytest.param(lambda m: m.update(content=["Supa Hot"]), "", id="content a list"),
+])
+def test_a_gateway_message_with_fields_of_unexpected_types_never_raises(change, text):
+    message = fixture("message_create_guild_mention")
+    change(message)
+    inbound = inbound_from_gateway_message(message, bot_user_id=BOT_ID)
+    assert (inbound.text if inbound else None) == text
+
+
+@pytest.mark.parametrize("name", ["message_create_dm", "message_create_guild_mention", "message_create_attachments"])
+def test_no_oddly_shaped_gateway_message_raises(name):
+    for where, message in odd_variants(fixture(name)):
+        try:
+            inbound = inbound_from_gateway_message(message, bot_user_id=BOT_ID)
+        except Exception as error:  # the failure names the field
+            pytest.fail(f"{where}: {type(error).__name__}: {error}")
+        if inbound is not None:
+            assert all(isinstance(value, str) for value in (
+                inbound.contact_external_id, inbound.thread_id, inbound.text, inbound.platform_message_id,
+                inbound.contact_name)), where
 
 
 def test_a_message_in_a_thread_is_answered_in_that_thread(bot, discord, django_capture_on_commit_callbacks):
@@ -399,6 +488,47 @@ def test_a_long_reply_is_split_in_order_with_nothing_lost(conversation, discord)
     assert "".join(parts).replace(" ", "").replace("\n", "") == text.replace(" ", "").replace("\n", "")
     message.refresh_from_db()
     assert len(message.platform_message_id.split(",")) == len(parts)
+
+
+def test_each_part_carries_a_nonce_discord_enforces(conversation, discord):
+    message = reply(conversation, long_text())
+    assert deliver_message(message_id=message.pk) == "sent"
+    bodies = [call.json() for call in discord.message_calls()]
+    assert [body["nonce"] for body in bodies] == [f"{message.pk}.{index}" for index in range(len(bodies))]
+    assert all(body["enforce_nonce"] is True and len(body["nonce"]) <= 25 for body in bodies)
+
+
+def test_a_part_whose_answer_was_lost_to_a_time_out_is_not_posted_twice(conversation, discord, monkeypatch):
+    from channels_gateway.adapters import platform_http
+
+    monkeypatch.setattr(platform_http, "TIMEOUT", (1, 0.3))
+    discord.ok(1).lose_reply(1.0)  # part 2 is posted, but its answer comes after our time-out
+    message = reply(conversation, long_text())
+    assert deliver_message(message_id=message.pk) == "pending"
+    message.refresh_from_db()
+    assert message.delivered_parts == 1 and "did not answer in time" in message.delivery_error
+
+    make_due(message)
+    assert deliver_message(message_id=message.pk) == "sent"
+    calls = discord.delivered("290926798999357250")
+    assert calls[1] == calls[2]  # part 2 was sent again, with the same nonce…
+    shown = discord.shown("290926798999357250")
+    assert shown == calls[:2] + calls[3:]  # …and Discord shows it once
+    assert "".join(shown).replace(" ", "").replace("\n", "") == long_text().replace(" ", "").replace("\n", "")
+    message.refresh_from_db()
+    assert message.platform_message_id.split(",")[0] == discord.posted[1]["id"]  # the message posted the first time
+
+
+def test_the_fake_posts_a_repeated_nonce_again_without_enforce_nonce(discord):
+    # What enforce_nonce is for: without it Discord itself does not deduplicate.
+    import requests
+
+    url = f"{discord.base_url}/channels/1/messages"
+    headers = {"Authorization": f"Bot {BOT_TOKEN}"}
+    for enforce in (False, False, True, True):
+        requests.post(url, json={"content": "hi", "nonce": "7.0", "enforce_nonce": enforce}, headers=headers,
+                      timeout=5)
+    assert len(discord.shown("1")) == 2
 
 
 def test_a_retry_after_a_partial_failure_does_not_resend_delivered_parts(conversation, discord):
@@ -544,6 +674,50 @@ async def test_a_refused_token_stops_the_client_instead_of_hammering_discord():
         with pytest.raises(FatalGatewayError, match="4004"):
             await asyncio.wait_for(task, 5)
         assert len(gateway.peers) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_database_error_while_storing_a_gateway_message_is_retried(bot, discord, monkeypatch, caplog):
+    from django.db import OperationalError
+
+    real_store, calls = discord_gateway.store_gateway_message, []
+
+    def flaky_store(*args):
+        calls.append(args)
+        if len(calls) == 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        return real_store(*args)
+
+    monkeypatch.setattr(discord_gateway, "store_gateway_message", flaky_store)
+    monkeypatch.setattr(discord_gateway, "STORE_BACKOFF_SECONDS", 0.01)
+    on_message = GatewaySupervisor._handler(bot.pk)
+    await on_message({**fixture("message_create_dm"), "content": "Hello there"}, BOT_ID)
+    await on_message({**fixture("message_create_dm"), "content": "Hello there"}, BOT_ID)  # a replay: idempotent
+
+    assert len(calls) == 3
+    stored = await sync_to_async(lambda: list(Message.objects.filter(author_kind="user").values_list(
+        "text", "platform_message_id")))()
+    assert stored == [("Hello there", "334385199974967042")]
+    assert "trying again" in caplog.text and "server closed" not in caplog.text
+    await sync_to_async(connections.close_all)()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_gateway_message_is_given_up_and_logged_when_the_database_stays_away(bot, monkeypatch, caplog):
+    from django.db import OperationalError
+
+    calls = []
+
+    def broken_store(*args):
+        calls.append(args)
+        raise OperationalError("could not connect to server")
+
+    monkeypatch.setattr(discord_gateway, "store_gateway_message", broken_store)
+    assert await discord_gateway.store_with_retries(bot.pk, fixture("message_create_dm"), BOT_ID,
+                                                    attempts=3, backoff=0.01) == 0
+    assert len(calls) == 3
+    assert "gave up storing message 334385199974967042 after 3 attempts (OperationalError)" in caplog.text
+    await sync_to_async(connections.close_all)()
 
 
 def test_the_gateway_url_comes_from_get_gateway_bot(discord, settings):

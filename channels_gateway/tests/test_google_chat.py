@@ -23,6 +23,7 @@ from channels_gateway.tests.round_trip import Channel, run_round_trip
 from conversations.models import AuthorKind, Contact, Conversation, Message
 from conversations.services.messages import post_message_to_contact
 from tests.fakes.google_chat_api import ChatSigner, FakeGoogle, new_rsa_key, service_account_info
+from tests.fakes.odd_payloads import check_instead_of_storing, odd_variants
 
 FIXTURES = Path(__file__).parent / "fixtures" / "google_chat"
 PROJECT_NUMBER = "123456789012"
@@ -213,6 +214,35 @@ def test_a_request_without_chats_valid_token_is_refused_and_stores_nothing(clien
     assert nothing_stored()
 
 
+def _nested_too_deep() -> bytes:
+    return b"[" * 100_000 + b"]" * 100_000
+
+
+@pytest.mark.parametrize("token", [
+    pytest.param(lambda chat: _unsigned_raw(_nested_too_deep(), b"{}"), id="header nested too deep"),
+    pytest.param(lambda chat: _unsigned_raw(json.dumps({"alg": "RS256", "typ": "JWT", "kid": chat.key_id}).encode(),
+                                            _nested_too_deep(), b"x" * 256), id="claims nested too deep"),
+])
+def test_a_token_nested_too_deep_to_parse_is_a_401_not_a_server_error(client, connection, chat, token):
+    response = post(client, connection, dm_event("Hello there"), token(chat))
+    assert response.status_code == 401
+    assert nothing_stored()
+
+
+def _unsigned_raw(header: bytes, payload: bytes, signature: bytes = b"") -> str:
+    def encode(part):
+        return base64.urlsafe_b64encode(part).rstrip(b"=").decode()
+    return ".".join([encode(header), encode(payload), encode(signature)])
+
+
+def test_a_body_over_the_upload_limit_is_a_413_not_a_server_error(client, connection, chat, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    event = dm_event("x" * 2000)
+    assert post(client, connection, event, chat.token(PROJECT_NUMBER)).status_code == 413
+    assert post(client, connection, event, None).status_code == 401
+    assert nothing_stored()
+
+
 def test_a_connection_without_an_audience_accepts_nothing(client, connection, chat):
     connection.config = {}
     connection.save()
@@ -287,6 +317,7 @@ def test_a_redelivered_event_is_stored_once_and_answered_once(client, connection
 @pytest.mark.parametrize("body", [
     pytest.param("{not json", id="not json"),
     pytest.param("[]", id="not an object"),
+    pytest.param('{"type": ' + "[" * 100_000 + "]" * 100_000 + "}", id="nested too deep to parse"),
     pytest.param(json.dumps({"message": {"text": "no type"}}), id="no type"),
     pytest.param(json.dumps({"type": "MESSAGE"}), id="message event without a message"),
     pytest.param(json.dumps({"type": "MESSAGE", "message": {"name": f"{DM_SPACE}/messages/X.X", "text": "x"}}),
@@ -300,6 +331,16 @@ def test_a_malformed_event_with_a_valid_token_is_a_400_and_stores_nothing(client
     response = post(client, connection, body, chat.token(PROJECT_NUMBER))
     assert response.status_code == 400
     assert nothing_stored()
+
+
+@pytest.mark.parametrize("name", ["message_dm.json", "message_attachment.json", "addon_message.json",
+                                  "added_to_space.json"])
+def test_no_oddly_shaped_event_is_ever_a_server_error(client, connection, chat, name, monkeypatch):
+    check_instead_of_storing(monkeypatch)
+    token = chat.token(PROJECT_NUMBER)
+    statuses = {where: post(client, connection, event, token).status_code
+                for where, event in odd_variants(fixture(name))}
+    assert {where: status for where, status in statuses.items() if status not in (200, 400)} == {}
 
 
 @pytest.mark.parametrize("name, stored", [

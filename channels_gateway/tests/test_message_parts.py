@@ -3,7 +3,7 @@
 import pytest
 
 from channels_gateway.adapters.base import OutboundMessage, RetryableDeliveryError
-from channels_gateway.adapters.message_parts import send_in_parts, split_message, utf16_length
+from channels_gateway.adapters.message_parts import send_in_parts, split_message, utf8_length, utf16_length
 
 
 def test_a_short_message_is_one_part():
@@ -58,3 +58,10 @@ def test_a_retry_resumes_after_the_parts_already_delivered():
     result = send_in_parts(outbound(parts_sent=failure.value.parts_sent), ["a", "b", "c"], flaky)
     assert sent == ["a", "b", "c"]
     assert result.platform_message_ids == ["id1", "id2"]
+
+
+def test_utf8_limits_count_bytes():
+    assert utf8_length("abc") == 3 and utf8_length("é") == 2 and utf8_length("📦") == 4
+    parts = split_message("📦 " * 600, 1000, length=utf8_length)  # 3,000 bytes, 1,200 characters
+    assert len(parts) == 3 and all(utf8_length(part) <= 1000 for part in parts)
+    assert " ".join(parts).split() == ["📦"] * 600

@@ -21,6 +21,7 @@ from channels_gateway.tests.round_trip import Channel, run_round_trip
 from conversations.models import AuthorKind, Conversation, Message
 from conversations.services.messages import post_message_to_contact
 from tests.fakes.meta_graph_api import FakeGraphAPI, dumps, graph_error
+from tests.fakes.odd_payloads import check_instead_of_storing, odd_variants
 
 pytestmark = pytest.mark.django_db
 
@@ -156,12 +157,87 @@ def test_a_notification_signed_with_another_connections_secret_is_refused(client
 
 
 @pytest.mark.parametrize("body", [b"not json at all", b"[1, 2, 3]", b'{"object": "page"}',
-                                  b'{"object": "page", "entry": [{"id": "682498302938465", "messaging": {"x": 1}}]}',
-                                  b'{"object": "page", "entry": ["oops"]}'])
-def test_a_malformed_but_signed_body_is_a_400_and_stores_nothing(client, messenger, body):
+                                  b'{"object": "page", "entry": {"id": "682498302938465"}}',
+                                  b'{"object": "page", "entry": [' + b"[" * 100_000 + b"]" * 100_000 + b"]}"])
+def test_a_body_that_is_not_a_notification_is_a_400_and_stores_nothing(client, messenger, body):
     response = post(client, messenger, body=body)
     assert response.status_code == 400
     assert not Message.objects.exists()
+
+
+@pytest.mark.parametrize("body", [b'{"object": "page", "entry": [{"id": "682498302938465", "messaging": {"x": 1}}]}',
+                                  b'{"object": "page", "entry": ["oops"]}'])
+def test_a_notification_with_nothing_readable_inside_is_acknowledged_not_refused(client, messenger, body, caplog):
+    # A 4xx or 5xx makes Meta send the same notification again (and again): it is read past.
+    response = post(client, messenger, body=body)
+    assert response.status_code == 200
+    assert not Message.objects.exists()
+    assert "Skipped a malformed item in a Meta webhook" in caplog.text
+
+
+def test_a_body_over_the_upload_limit_is_a_413_not_a_server_error(client, messenger, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    payload = text_payload(messenger, "x" * 2000)
+    assert post(client, messenger, payload).status_code == 413
+    assert post(client, messenger, payload, signature=NO_SIGNATURE).status_code == 401
+    assert not Message.objects.exists()
+
+
+BATCH = {(PSID, "first"), (PSID, "second"), ("7012345678901234", "someone else")}
+
+
+@pytest.mark.parametrize("spoil, stored", [
+    pytest.param(lambda payload: payload["entry"].insert(0, "oops"), BATCH, id="an entry a string"),
+    pytest.param(lambda payload: payload["entry"].insert(0, {"id": PAGE_ID, "messaging": {"x": 1}}), BATCH,
+                 id="an entry's messaging an object"),
+    pytest.param(lambda payload: payload["entry"][0]["messaging"].insert(0, 7), BATCH, id="an event a number"),
+    pytest.param(lambda payload: payload["entry"][0]["messaging"][0].update(message="first"),
+                 BATCH - {(PSID, "first")}, id="a message a string"),
+    pytest.param(lambda payload: payload["entry"][0]["messaging"][0].update(sender=["6783420917385032"]),
+                 BATCH - {(PSID, "first")}, id="a sender a list"),
+    pytest.param(lambda payload: payload["entry"][0]["messaging"][0]["message"].update(mid={"id": 1}),
+                 BATCH - {(PSID, "first")}, id="a message id an object"),
+    pytest.param(lambda payload: payload["entry"][0]["messaging"][0]["message"].update(text=["first"]),
+                 BATCH - {(PSID, "first")} | {(PSID, "[Message]")}, id="a text a list"),
+])
+def test_one_malformed_item_is_skipped_and_the_rest_of_the_batch_is_stored(client, messenger, spoil, stored):
+    payload = fixture("messenger_batch.json")
+    spoil(payload)
+    assert post(client, messenger, payload).status_code == 200
+    assert {(m.conversation.external_thread_id, m.text) for m in user_messages().select_related("conversation")} \
+        == stored
+
+
+@pytest.mark.parametrize("message, text", [
+    ({"attachments": [{"type": 7, "payload": "x"}]}, "[7]"),
+    ({"attachments": [{"type": "location", "payload": {"coordinates": {"lat": [1], "long": 2}}}]}, "[Location]"),
+    ({"attachments": [{"type": "fallback", "title": {"x": 1}, "url": 7}]}, "[Link] 7"),
+    ({"attachments": [{"type": "share", "payload": {"url": ["https://x"]}}]}, "[Shared a post]"),
+    ({"text": "hello", "attachments": "an image"}, "hello"),
+    ({"text": "hello", "attachments": ["an image", {"type": "image"}]}, "[Photo] hello"),
+    ({"text": "hello", "reply_to": "a story", "sticker_id": ["369239263222822"]}, "[Sticker] hello"),
+])
+def test_attachments_of_unexpected_types_still_leave_a_readable_message(client, messenger, message, text):
+    payload = text_payload(messenger, "unused")
+    payload["entry"][0]["messaging"][0]["message"] = {"mid": "m_odd", **message}
+    assert post(client, messenger, payload).status_code == 200
+    assert list(user_messages().values_list("text", flat=True)) == [text]
+
+
+@pytest.mark.parametrize("connection_name, name", [
+    ("messenger", "messenger_text.json"), ("messenger", "messenger_postback.json"),
+    ("messenger", "messenger_fallback_link.json"), ("messenger", "messenger_like_sticker.json"),
+    ("instagram", "instagram_story_mention.json"), ("instagram", "instagram_unsupported_and_echo.json"),
+])
+def test_no_oddly_shaped_notification_is_ever_refused_or_a_server_error(request, client, connection_name, name,
+                                                                        monkeypatch):
+    check_instead_of_storing(monkeypatch)
+    connection = request.getfixturevalue(connection_name)
+    statuses = {where: post(client, connection, payload).status_code
+                for where, payload in odd_variants(fixture(name))}
+    # Only a body without its `entry` list is not a notification (400); anything inside is read past.
+    assert {where: status for where, status in statuses.items()
+            if status != 200 and not (where.startswith("entry =") and status == 400)} == {}
 
 
 # --- inbound ---------------------------------------------------------------------------

@@ -1,9 +1,12 @@
 """Platform HTTP calls: what a later attempt can fix is retryable, with the platform's wait."""
 
+import datetime
+import email.utils
+
 import pytest
 
 from channels_gateway.adapters.base import RetryableDeliveryError
-from channels_gateway.adapters.platform_http import call_platform
+from channels_gateway.adapters.platform_http import call_platform, json_object, retry_after_header
 from tests.fakes.http_server import FakeServer, Reply
 
 
@@ -61,3 +64,35 @@ def test_a_request_error_never_carries_the_token_in_its_reason():
                       headers={"Authorization": "Bearer SECRET-TOKEN\n"})
     assert "SECRET-TOKEN" not in failure.value.reason
     assert failure.value.__cause__ is None and failure.value.__suppress_context__
+
+
+@pytest.mark.parametrize("value, seconds", [
+    ("7", 7.0), (" 2.5 ", 2.5), (["30"], 30.0), (12, 12.0), ("-5", 0.0),
+    ("inf", None), ("nan", None), ("soon", None), ([], None), (None, None), ("", None), ({"s": 1}, None),
+    ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),  # a date in the past: now
+])
+def test_a_retry_after_header_is_read_in_seconds_or_left_to_our_backoff(value, seconds):
+    assert retry_after_header(value) == seconds
+
+
+def test_a_retry_after_header_can_be_an_http_date():
+    in_a_minute = email.utils.format_datetime(datetime.datetime.now(datetime.UTC)
+                                              + datetime.timedelta(seconds=60), usegmt=True)
+    assert 55 <= retry_after_header(in_a_minute) <= 60
+
+
+def test_a_retry_after_in_the_body_too_large_for_a_float_is_left_to_our_backoff():
+    with Scripted(Reply(429, b'{"retry_after": 1' + b"0" * 400 + b"}")) as server:
+        with pytest.raises(RetryableDeliveryError) as failure:
+            call_platform("Example", "POST", f"{server.url}/send")
+    assert failure.value.retry_after is None
+
+
+@pytest.mark.parametrize("body, parsed", [
+    (b'{"ok": true}', {"ok": True}), (b"[1]", {}), (b"<html>", {}), (b"", {}),
+    (b"[" * 100_000 + b"]" * 100_000, {}),
+])
+def test_a_response_body_is_read_as_a_json_object_or_nothing(body, parsed):
+    with Scripted(Reply(200, body)) as server:
+        response = call_platform("Example", "GET", f"{server.url}/x")
+    assert json_object(response) == parsed

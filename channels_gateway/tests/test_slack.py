@@ -25,6 +25,7 @@ from channels_gateway.tests.round_trip import Channel, run_round_trip
 from conversations.models import AuthorKind, Contact, Conversation, Message
 from conversations.services.messages import post_message_to_contact
 from conversations.tests.factories import AIAgentFactory
+from tests.fakes.odd_payloads import check_instead_of_storing, odd_variants
 from tests.fakes.slack_api import FakeSlack
 
 pytestmark = pytest.mark.django_db
@@ -230,6 +231,51 @@ def test_a_malformed_body_is_a_400_and_stores_nothing(client, connection, body):
     assert not Message.objects.exists()
 
 
+def test_a_body_over_the_upload_limit_is_a_413_not_a_server_error(client, connection, settings):
+    # The signature covers the body, so a signed body too large to read is a 413 (a 503
+    # would make Slack send it again); a request without a signature is refused before.
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    payload = dm("x" * 2000)
+    assert post(client, connection, payload).status_code == 413
+    assert post(client, connection, payload, headers={"X-Slack-Signature": None}).status_code == 401
+    assert not Message.objects.exists()
+
+
+def test_json_nested_too_deep_to_parse_is_a_400(client, connection):
+    assert post(client, connection, b'{"type": ' + b"[" * 100_000 + b"]" * 100_000 + b"}").status_code == 400
+
+
+# Without the bot's own id (the authorizations cannot be read) its mention reads as any other.
+UNKNOWN_BOT = "Thanks @U0LAN0Z89, my order is 1234 & it is late"
+KNOWN_BOT = "Thanks, my order is 1234 & it is late"
+
+
+@pytest.mark.parametrize("change, stored", [
+    pytest.param(lambda payload: payload.update(authorizations=5), UNKNOWN_BOT, id="authorizations a number"),
+    pytest.param(lambda payload: payload.update(authorizations={"user_id": "U0LAN0Z89"}, authed_users=7),
+                 UNKNOWN_BOT, id="authorizations an object, authed_users a number"),
+    pytest.param(lambda payload: payload["authorizations"][0].update(user_id=["U0LAN0Z89"]), UNKNOWN_BOT,
+                 id="user_id a list"),
+    pytest.param(lambda payload: payload["event"].update(files=5), KNOWN_BOT, id="files a number"),
+    pytest.param(lambda payload: payload["event"].update(files=[{"name": 7, "title": ["x"]}]),
+                 "[File] file\n" + KNOWN_BOT, id="a file's name a number"),
+    pytest.param(lambda payload: payload["event"].update(thread_ts=7), KNOWN_BOT, id="thread_ts a number"),
+])
+def test_an_event_with_fields_of_unexpected_types_is_stored_not_a_server_error(client, connection, change, stored):
+    payload = fixture("app_mention_in_thread")
+    change(payload)
+    assert post(client, connection, payload).status_code == 200
+    assert user_texts() == [stored]
+
+
+@pytest.mark.parametrize("name", ["message_im", "message_file_share", "app_mention_in_thread", "url_verification"])
+def test_no_oddly_shaped_event_is_ever_a_server_error(client, connection, name, monkeypatch):
+    check_instead_of_storing(monkeypatch)
+    statuses = {where: post(client, connection, payload).status_code
+                for where, payload in odd_variants(fixture(name))}
+    assert {where: status for where, status in statuses.items() if status not in (200, 400)} == {}
+
+
 def test_slack_markup_becomes_what_the_user_saw(client, connection):
     payload = dm("Is <https://shop.example/orders/7|my order> late? &lt;3 &amp; thanks <@U0OTHER1|maria> <#C01|help>")
     assert post(client, connection, payload).status_code == 200
@@ -404,3 +450,15 @@ def test_demo_credentials_are_fresh_and_let_anyone_play_slack(client, organizati
     side = adapter.platform_side(connection)
     assert side == {"signing_secret": first["signing_secret"]}
     assert post(client, connection, dm("Hello there"), secret=side["signing_secret"]).status_code == 200
+
+
+@pytest.mark.parametrize("headers, seconds", [
+    ({"Retry-After": "30"}, 30.0),
+    ({"retry-after": ["5"]}, 5.0),
+    ({"Retry-After": "inf"}, None),
+    ({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, 0.0),
+    ({"Content-Type": "application/json"}, None),
+    (None, None),
+])
+def test_slacks_retry_after_is_read_as_every_platforms_is(headers, seconds):
+    assert slack._retry_after(headers) == seconds

@@ -22,6 +22,7 @@ from channels_gateway.tests.factories import ChannelConnectionFactory
 from channels_gateway.tests.round_trip import Channel, run_round_trip
 from conversations.models import AuthorKind, Contact, Conversation, Message
 from conversations.services.messages import post_message_to_contact
+from tests.fakes.odd_payloads import check_instead_of_storing, odd_variants
 from tests.fakes.telegram_api import FakeTelegram
 
 pytestmark = pytest.mark.django_db
@@ -428,3 +429,59 @@ def test_demo_credentials_are_fresh_and_let_anyone_play_telegram(client, agent, 
                            content_type="application/json", headers={side["header"]: side["secret_token"]})
     assert response.status_code == 200
     assert stored_user_texts() == ["/start"]
+
+
+# --- bodies that are too large, too deep or oddly shaped -------------------------------------
+
+
+def test_a_body_over_the_upload_limit_is_a_413_not_a_server_error(client, connection, settings):
+    # A 503 would make Telegram send the same update again and again.
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    assert post(client, connection, User().update("x" * 2000)).status_code == 413
+    assert post(client, connection, User().update("x" * 2000), secret="wrong").status_code == 401
+    assert not Message.objects.exists()
+
+
+def test_json_nested_too_deep_to_parse_is_a_400(client, connection):
+    body = b'{"update_id": 1, "message": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    assert post(client, connection, body).status_code == 400
+    assert not Message.objects.exists()
+
+
+def odd_message(field: str, value) -> dict:
+    update = User().update("unused")
+    del update["message"]["text"]
+    update["message"][field] = value
+    return update
+
+
+@pytest.mark.parametrize("field, value, text", [
+    ("audio", {"file_id": "a", "performer": 7, "title": ["Song"]}, "[Audio: 7]"),
+    ("audio", {"file_id": "a", "performer": {"name": "x"}, "title": 1999}, "[Audio: 1999]"),
+    ("venue", {"location": {"latitude": 1, "longitude": 2}, "title": 42, "address": {"street": "x"}},
+     "[Venue: 42]"),
+    ("contact", {"phone_number": 5551234, "first_name": ["Ann"], "last_name": "Lee"}, "[Contact: Lee, 5551234]"),
+    ("location", {"latitude": 10**400, "longitude": 2.5}, "[Location]"),
+    ("document", {"file_name": {"name": "a.pdf"}}, "[File]"),
+    ("poll", {"question": {"text": "Which?"}}, "[Poll]"),
+    ("dice", {"emoji": 7, "value": [6]}, "[Dice 7]"),
+    ("sticker", {"emoji": ["😀"]}, "[Sticker]"),
+])
+def test_a_placeholder_field_of_an_unexpected_type_is_still_stored(client, connection, field, value, text):
+    assert post(client, connection, odd_message(field, value)).status_code == 200
+    assert stored_user_texts() == [text]
+
+
+def test_an_odd_sender_name_is_not_a_server_error(client, connection):
+    update = User().update("Hello")
+    update["message"]["from"].update(first_name=["A"], last_name=7, username={"x": 1})
+    assert post(client, connection, update).status_code == 200
+    assert Contact.objects.get().display_name == "7"
+
+
+@pytest.mark.parametrize("name", ["text_message", "photo_with_caption", "location", "document", "sticker"])
+def test_no_oddly_shaped_update_is_ever_a_server_error(client, connection, name, monkeypatch):
+    check_instead_of_storing(monkeypatch)
+    statuses = {where: post(client, connection, update).status_code
+                for where, update in odd_variants(fixture(name))}
+    assert {where: status for where, status in statuses.items() if status not in (200, 400)} == {}

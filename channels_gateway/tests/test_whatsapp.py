@@ -22,6 +22,7 @@ from channels_gateway.tests.round_trip import Channel, run_round_trip
 from conversations.models import AuthorKind, Contact, Conversation, Message
 from conversations.services.messages import post_message_to_contact
 from tests.fakes.meta_graph_api import FakeGraphAPI, dumps, graph_error, whatsapp_error
+from tests.fakes.odd_payloads import check_instead_of_storing, odd_variants
 
 pytestmark = pytest.mark.django_db
 
@@ -124,10 +125,93 @@ def test_an_unsigned_or_wrongly_signed_notification_is_refused_and_stores_nothin
 
 
 @pytest.mark.parametrize("body", [b"{", b'"a string"', b'{"object": "whatsapp_business_account", "entry": {}}',
-                                  b'{"object": "whatsapp_business_account", "entry": [{"changes": [1]}]}'])
-def test_a_malformed_but_signed_body_is_a_400_and_stores_nothing(client, whatsapp, body):
+                                  b'{"entry": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"])
+def test_a_body_that_is_not_a_notification_is_a_400_and_stores_nothing(client, whatsapp, body):
     assert post(client, whatsapp, body=body).status_code == 400
     assert not Message.objects.exists()
+
+
+def test_a_notification_with_nothing_readable_inside_is_acknowledged_not_refused(client, whatsapp, caplog):
+    # A 4xx or 5xx makes Meta send the same notification again (and again): it is read past.
+    body = b'{"object": "whatsapp_business_account", "entry": [{"changes": [1]}]}'
+    assert post(client, whatsapp, body=body).status_code == 200
+    assert not Message.objects.exists()
+    assert "1 of 1 items in `changes` are not objects" in caplog.text
+
+
+def test_a_body_over_the_upload_limit_is_a_413_not_a_server_error(client, whatsapp, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    payload = text_payload("x" * 2000)
+    assert post(client, whatsapp, payload).status_code == 413
+    assert post(client, whatsapp, payload, signature="").status_code == 401
+    assert not Message.objects.exists()
+
+
+def batch(*texts: str) -> dict:
+    """One notification with a message from each of several senders."""
+    payload = text_payload(texts[0], sender="15550000000", name="Sender 0")
+    value = payload["entry"][0]["changes"][0]["value"]
+    for n, text in enumerate(texts[1:], start=1):
+        other = text_payload(text, sender=f"1555000000{n}", name=f"Sender {n}")["entry"][0]["changes"][0]["value"]
+        value["contacts"] += other["contacts"]
+        value["messages"] += other["messages"]
+    return payload
+
+
+def stored_by_sender() -> dict[str, tuple[str, str]]:
+    return {m.conversation.contact.external_id: (m.text, m.conversation.contact.display_name)
+            for m in user_messages().select_related("conversation__contact")}
+
+
+ALL_THREE = {"15550000000": ("one", "Sender 0"), "15550000001": ("two", "Sender 1"),
+             "15550000002": ("three", "Sender 2")}
+
+
+def _value(payload: dict) -> dict:
+    return payload["entry"][0]["changes"][0]["value"]
+
+
+@pytest.mark.parametrize("spoil, stored", [
+    pytest.param(lambda p: _value(p)["contacts"][1].update(profile="Sender 1"),
+                 {**ALL_THREE, "15550000001": ("two", "")}, id="a contact's profile a string"),
+    pytest.param(lambda p: _value(p)["contacts"][1]["profile"].update(name={"first": "S"}),
+                 {**ALL_THREE, "15550000001": ("two", "")}, id="a profile's name an object"),
+    pytest.param(lambda p: _value(p)["contacts"].insert(0, "15550000001"), ALL_THREE, id="a contact a string"),
+    pytest.param(lambda p: _value(p)["contacts"][0].update(wa_id=["15550000000"]),
+                 {**ALL_THREE, "15550000000": ("one", "")}, id="a wa_id a list"),
+    pytest.param(lambda p: _value(p).update(contacts={"wa_id": "15550000000"}),
+                 {sender: (text, "") for sender, (text, _) in ALL_THREE.items()}, id="contacts an object"),
+    pytest.param(lambda p: _value(p)["messages"].insert(1, "two and a half"), ALL_THREE, id="a message a string"),
+    pytest.param(lambda p: _value(p)["messages"][1].update({"from": {"wa_id": "15550000001"}}),
+                 {k: v for k, v in ALL_THREE.items() if k != "15550000001"}, id="a sender an object"),
+    pytest.param(lambda p: _value(p)["messages"][1].update(text={"body": ["two"]}),
+                 {k: v for k, v in ALL_THREE.items() if k != "15550000001"}, id="a text body a list"),
+    pytest.param(lambda p: _value(p)["messages"][1].update(type="location", location={"latitude": [1], "name": 7}),
+                 {**ALL_THREE, "15550000001": ("[Location 7]", "Sender 1")}, id="a location of odd types"),
+    pytest.param(lambda p: _value(p)["messages"][1].update(type=["text"]),
+                 {**ALL_THREE, "15550000001": ("[Unsupported message]", "Sender 1")}, id="a type a list"),
+    pytest.param(lambda p: _value(p).update(statuses=[7, {"status": "failed", "errors": "x"}]), ALL_THREE,
+                 id="statuses of odd types"),
+    pytest.param(lambda p: p["entry"][0]["changes"].insert(0, {"field": "messages", "value": "x"}), ALL_THREE,
+                 id="a change's value a string"),
+])
+def test_one_malformed_item_is_skipped_and_the_rest_of_the_batch_is_stored(client, whatsapp, spoil, stored):
+    payload = batch("one", "two", "three")
+    spoil(payload)
+    assert post(client, whatsapp, payload).status_code == 200
+    assert stored_by_sender() == stored
+
+
+@pytest.mark.parametrize("name", ["text.json", "interactive_replies.json", "unsupported_types.json",
+                                  "statuses.json"])
+def test_no_oddly_shaped_notification_is_ever_refused_or_a_server_error(client, whatsapp, name,
+                                                                        monkeypatch):
+    check_instead_of_storing(monkeypatch)
+    statuses = {where: post(client, whatsapp, payload).status_code
+                for where, payload in odd_variants(fixture(name))}
+    # Only a body without its `entry` list is not a notification (400); anything inside is read past.
+    assert {where: status for where, status in statuses.items()
+            if status != 200 and not (where.startswith("entry =") and status == 400)} == {}
 
 
 # --- inbound ---------------------------------------------------------------------------
@@ -321,6 +405,41 @@ def test_after_24_hours_a_teammates_reply_goes_out_as_the_configured_template(cl
     assert sent["type"] == "template"
     assert sent["template"] == {"name": "support_reply", "language": {"code": "pt_BR"}, "components": [
         {"type": "body", "parameters": [{"type": "text", "text": "Your refund is approved. It takes 3 days."}]}]}
+
+
+def test_a_reply_partly_sent_before_the_window_closed_is_not_finished_as_a_template(client, whatsapp, graph, ana):
+    whatsapp.config.update(template_name="support_reply")
+    whatsapp.save()
+    conversation = conversation_with(client, whatsapp, hours_ago=23)
+    paragraphs = [f"Part {n}. " + "Everything is on its way. " * 150 for n in (1, 2, 3)]
+    graph.ok(1).fail(whatsapp_error(130429, "Rate limit hit", "Throughput reached."))
+    message = reply(conversation, "\n\n".join(paragraphs), user=ana)
+    assert message.delivery_status == "pending" and message.delivered_parts == 1
+
+    # Two hours pass: the retry comes after the 24-hour window closed, and the template
+    # would split the reply differently.
+    for stored in Message.objects.filter(conversation=conversation):
+        Message.objects.filter(pk=stored.pk).update(created_at=stored.created_at - timedelta(hours=2))
+    calls_before = len(graph.calls())
+    message = try_again_now(message)
+    assert message.delivery_status == "failed"
+    assert message.delivery_error.startswith("WhatsApp: 1 part(s) of this reply went out before the 24-hour")
+    assert len(graph.calls()) == calls_before  # nothing more was sent
+    assert graph.delivered(WA_ID) == [paragraphs[0].strip()]
+
+
+def test_a_template_reply_written_after_the_window_resumes_where_it_stopped(client, whatsapp, graph, ana):
+    whatsapp.config.update(template_name="support_reply")
+    whatsapp.save()
+    conversation = conversation_with(client, whatsapp, hours_ago=30)
+    text = " ".join(f"Sentence {n} of a long answer." for n in range(80))  # over 900: two templates
+    graph.ok(1).fail(whatsapp_error(130429, "Rate limit hit", "Throughput reached."))
+    message = reply(conversation, text, user=ana)
+    assert message.delivery_status == "pending" and message.delivered_parts == 1
+    assert try_again_now(message).delivery_status == "sent"
+    sent = [item for item in graph.sent if item["to"] == WA_ID]
+    assert len(sent) >= 2 and {item["type"] for item in sent} == {"template"}
+    assert " ".join(item["text"] for item in sent) == text  # each part once, in order
 
 
 @pytest.mark.parametrize("kind, template, reason", [

@@ -21,6 +21,7 @@ from handoff_site.task_queue import enqueue_on_commit
 from handoff_site.errors import NotFoundError, ValidationError
 
 MAX_INBOUND_TEXT = 20_000
+MAX_IDENTIFIER = 255  # the columns' width
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ def receive_inbound_message(*, connection: ChannelConnection, inbound: InboundMe
     inbound = replace(
         inbound,
         text=inbound.text.replace("\x00", ""),
-        contact_name=inbound.contact_name.replace("\x00", ""),
+        contact_name=inbound.contact_name.replace("\x00", "")[:255],
         contact_external_id=inbound.contact_external_id.replace("\x00", ""),
         thread_id=inbound.thread_id.replace("\x00", ""),
         platform_message_id=inbound.platform_message_id.replace("\x00", "") if inbound.platform_message_id else None,
@@ -73,6 +74,10 @@ def receive_inbound_message(*, connection: ChannelConnection, inbound: InboundMe
     text = inbound.text.strip()
     if not text:
         raise ValidationError("A message needs some text.", code="empty_message")
+    identifiers = (inbound.contact_external_id, inbound.thread_id, inbound.platform_message_id or "")
+    if not inbound.contact_external_id or not inbound.thread_id or max(map(len, identifiers)) > MAX_IDENTIFIER:
+        raise ValidationError("A message needs a sender and a thread id of at most 255 characters.",
+                              code="invalid_identifier")
     if len(text) > MAX_INBOUND_TEXT:
         raise ValidationError(f"Messages are limited to {MAX_INBOUND_TEXT} characters.", code="message_too_long")
     if not connection.is_active:

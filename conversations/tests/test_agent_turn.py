@@ -259,3 +259,12 @@ def test_after_expiry_the_ai_answers_what_was_asked_while_waiting_without_requeu
 def test_a_nul_character_from_a_platform_is_dropped_not_a_crash(conversation, user_says):
     message = user_says("hello\x00 there")
     assert message.text == "hello there"
+
+
+def test_an_overlong_platform_id_is_refused_with_a_reason_not_a_database_error(conversation):
+    from handoff_site.errors import ValidationError
+
+    with pytest.raises(ValidationError, match="255"):
+        receive_inbound_message(connection=conversation.connection, inbound=InboundMessage(
+            contact_external_id="u", thread_id="t" * 300, text="hi", platform_message_id="m"))
+    assert not Message.objects.exists()

@@ -3,12 +3,15 @@
 REST (`FakeDiscordAPI`, HTTP on 127.0.0.1) answers as Discord documents:
 - `POST /channels/{id}/messages` with `Authorization: Bot <token>` → 200 and a message object;
   a wrong token → 401 `{"message": "401: Unauthorized", "code": 0}`; content over 2000
-  characters → 400 `{"code": 50035, "message": "Invalid Form Body", …}`.
+  characters, or a nonce over 25 → 400 `{"code": 50035, "message": "Invalid Form Body", …}`.
+  With `enforce_nonce: true`, a nonce this bot already used in the channel returns the
+  message it created then, and nothing new is posted (Discord keeps nonces a few minutes).
 - `GET /gateway/bot` → `{"url": …, "shards": 1, "session_start_limit": …}`.
 - Scripted failures in front: `rate_limit(retry_after)` (429 with `Retry-After` and the JSON
   body `{"message", "retry_after", "global"}`), `fail(status, code, message)` (403 50013
   Missing Permissions, 403 50007 Cannot send messages to this user, 404 10003 Unknown
-  Channel, 5xx).
+  Channel, 5xx); `lose_reply(delay)` posts the message but answers only after `delay`
+  seconds, as when the answer is lost to a client's time-out.
 
 Gateway (`FakeGateway`, websockets on 127.0.0.1): HELLO, answers heartbeats with ACKs (unless
 told not to), IDENTIFY with READY (session id + a `resume_gateway_url` on its own path),
@@ -66,6 +69,17 @@ class FakeDiscordAPI(FakeServer):
         self.commands: list[dict] = []
         # Discord PINGs a new Interactions Endpoint URL at once; False plays a failed check.
         self.endpoint_reachable = True
+        self.posted: list[dict] = []  # the messages created, in order (a repeated nonce adds none)
+        self._by_nonce: dict[tuple[str, str], dict] = {}
+
+    def reset(self) -> "FakeDiscordAPI":
+        """Forget the messages and nonces (a module-scoped fake, reused by each test)."""
+        with self._lock:
+            self.requests.clear()
+            self.scripted.clear()
+            self.posted.clear()
+            self._by_nonce.clear()
+        return self
 
     @property
     def base_url(self) -> str:
@@ -94,6 +108,11 @@ class FakeDiscordAPI(FakeServer):
             self.scripted.append(Reply(status=0))
         return self
 
+    def lose_reply(self, delay: float) -> "FakeDiscordAPI":
+        """The next message call is posted, but its answer comes `delay` seconds late."""
+        self.scripted.append(Reply(status=0, delay=delay))
+        return self
+
     def respond(self, request: RecordedRequest) -> Reply:
         if request.headers.get("authorization") != f"Bot {self.bot_token}":
             return Reply(status=401, body=error_body(0, "401: Unauthorized"))
@@ -109,21 +128,34 @@ class FakeDiscordAPI(FakeServer):
         match = _CHANNEL_MESSAGES.match(request.path)
         if request.method != "POST" or not match:
             return Reply(status=404, body=error_body(0, "404: Not Found"))
+        delay = 0.0
         if self.scripted:
             scripted = self.scripted.popleft()
             if scripted.status:
                 return scripted
-        content = request.json().get("content", "")
+            delay = scripted.delay
+        body = request.json()
+        content = body.get("content", "")
         if len(content) > 2000:
-            return Reply(status=400, body={"code": 50035, "message": "Invalid Form Body", "errors": {
-                "content": {"_errors": [{"code": "BASE_TYPE_MAX_LENGTH",
-                                         "message": "Must be 2000 or fewer in length."}]}}})
-        return Reply(body={
-            "id": snowflake(), "channel_id": match.group(1), "content": content, "type": 0,
-            "author": BOT_USER, "tts": False, "mention_everyone": False, "mentions": [], "mention_roles": [],
-            "attachments": [], "embeds": [], "pinned": False, "timestamp": "2017-07-11T17:27:07.299000+00:00",
-            "edited_timestamp": None,
-        })
+            return _invalid_form_body("content", "BASE_TYPE_MAX_LENGTH", "Must be 2000 or fewer in length.")
+        nonce = body.get("nonce")
+        if nonce is not None and len(str(nonce)) > 25:
+            return _invalid_form_body("nonce", "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length.")
+        with self._lock:
+            key = (match.group(1), str(nonce))
+            if nonce is not None and body.get("enforce_nonce") and key in self._by_nonce:
+                return Reply(body=self._by_nonce[key], delay=delay)  # the message created the first time
+            message = {
+                "id": snowflake(), "channel_id": match.group(1), "content": content, "type": 0,
+                "author": BOT_USER, "tts": False, "mention_everyone": False, "mentions": [], "mention_roles": [],
+                "attachments": [], "embeds": [], "pinned": False,
+                "timestamp": "2017-07-11T17:27:07.299000+00:00", "edited_timestamp": None,
+                **({"nonce": nonce} if nonce is not None else {}),
+            }
+            self.posted.append(message)
+            if nonce is not None:
+                self._by_nonce[key] = message
+        return Reply(body=message, delay=delay)
 
     def _application(self, request: RecordedRequest) -> Reply:
         if request.method == "PATCH":
@@ -147,6 +179,16 @@ class FakeDiscordAPI(FakeServer):
     def delivered(self, channel_id: str | None = None) -> list[str]:
         """Texts that went out to a channel (every call, including refused ones, is in `requests`)."""
         return [call.json()["content"] for call in self.message_calls(channel_id)]
+
+    def shown(self, channel_id: str | None = None) -> list[str]:
+        """Texts of the messages the channel shows: each created message once."""
+        return [message["content"] for message in list(self.posted)
+                if channel_id is None or message["channel_id"] == channel_id]
+
+
+def _invalid_form_body(field_name: str, code: str, message: str) -> Reply:
+    return Reply(status=400, body={"code": 50035, "message": "Invalid Form Body", "errors": {
+        field_name: {"_errors": [{"code": code, "message": message}]}}})
 
 
 # --- The Gateway ---------------------------------------------------------------------------------

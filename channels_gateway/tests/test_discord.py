@@ -26,6 +26,7 @@ from channels_gateway.discord_gateway import (
 )
 from channels_gateway.models import Platform
 from channels_gateway.services import deliver_message
+from channels_gateway.tests.delivery import make_due
 from channels_gateway.tests.factories import ChannelConnectionFactory
 from channels_gateway.tests.round_trip import Channel, run_round_trip
 from conversations.handoff_states import HandoffStatus
@@ -416,10 +417,6 @@ def conversation(bot):
 
 def reply(conversation, text: str) -> Message:
     return post_message_to_contact(conversation=conversation, author_kind=AuthorKind.AI, text=text)
-
-
-def make_due(message: Message) -> None:
-    Message.objects.filter(pk=message.pk).update(next_attempt_at=timezone.now())
 
 
 def test_a_rate_limit_waits_for_retry_after_then_succeeds(conversation, discord):

@@ -18,6 +18,7 @@ from google.auth import jwt as google_jwt
 from channels_gateway.adapters.google_chat import GoogleChatAdapter, clear_caches
 from channels_gateway.models import Platform
 from channels_gateway.services import deliver_message
+from channels_gateway.tests.delivery import make_due
 from channels_gateway.tests.factories import ChannelConnectionFactory
 from channels_gateway.tests.round_trip import Channel, run_round_trip
 from conversations.models import AuthorKind, Contact, Conversation, Message
@@ -387,10 +388,6 @@ def conversation(client, connection, chat):
 
 def reply(conversation, text: str) -> Message:
     return post_message_to_contact(conversation=conversation, author_kind=AuthorKind.TEAMMATE, text=text)
-
-
-def make_due(message: Message) -> None:
-    Message.objects.filter(pk=message.pk).update(next_attempt_at=timezone.now())
 
 
 def test_a_rate_limit_waits_for_retry_after_and_a_later_attempt_delivers(conversation, google):

@@ -17,6 +17,7 @@ from channels_gateway.adapters.meta_webhooks import sign
 from channels_gateway.adapters.registry import adapter_for
 from channels_gateway.models import Platform
 from channels_gateway.services import deliver_message
+from channels_gateway.tests.delivery import try_again_now
 from channels_gateway.tests.factories import ChannelConnectionFactory
 from channels_gateway.tests.round_trip import Channel, run_round_trip
 from conversations.models import AuthorKind, Contact, Conversation, Message
@@ -296,13 +297,6 @@ def conversation_with(client, connection, *, sender: str = WA_ID, hours_ago: flo
 
 def reply(conversation, text, *, kind=AuthorKind.TEAMMATE, user=None) -> Message:
     message = post_message_to_contact(conversation=conversation, author_kind=kind, text=text, author_user=user)
-    deliver_message(message_id=message.pk)
-    message.refresh_from_db()
-    return message
-
-
-def try_again_now(message: Message) -> Message:
-    Message.objects.filter(pk=message.pk).update(next_attempt_at=timezone.now())
     deliver_message(message_id=message.pk)
     message.refresh_from_db()
     return message

@@ -2,7 +2,9 @@
 driven by Playwright. Tasks run inline in the web process (the test settings' sync
 queue), so the whole round trip happens behind one port."""
 
+import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -10,9 +12,11 @@ import subprocess
 import sys
 import time
 import urllib.request
+from io import StringIO
 
 import pytest
 from django.conf import settings
+from django.core.management import call_command
 from django.db import connection
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -115,3 +119,20 @@ def browser_page():
             for context in contexts:
                 context.close()
             browser.close()
+
+
+def seeded_demo() -> dict:
+    """`seed_demo --json`: the demo org, its users with fresh passwords, its widget."""
+    out = StringIO()
+    call_command("seed_demo", "--json", "--force", stdout=out)
+    return json.loads(out.getvalue())
+
+
+def open_inbox_as(page, base_url: str, demo: dict, username: str):
+    password = next(user["password"] for user in demo["users"] if user["username"] == username)
+    page.goto(f"{base_url}/inbox/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name=re.compile("log in", re.I)).click()
+    page.locator("#inbox-app:not(.is-loading)").wait_for()  # the first snapshot arrived
+    return page

@@ -9,17 +9,15 @@ import json
 import os
 import re
 import urllib.request
-from io import StringIO
 from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.core.management import call_command
 from playwright.sync_api import expect
 
 from channels_gateway.models import ChannelConnection
 from inbox.models import CannedReply
-from tests.browser.live import WebProcess
+from tests.browser.live import WebProcess, open_inbox_as, seeded_demo
 from tests.fakes.telegram_api import FakeTelegram
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
@@ -32,9 +30,7 @@ CANNED = [
 
 @pytest.fixture
 def demo():
-    out = StringIO()
-    call_command("seed_demo", "--json", "--force", stdout=out)
-    report = json.loads(out.getvalue())
+    report = seeded_demo()
     for title, text in CANNED:
         CannedReply.objects.get_or_create(organization_id=report["organization"]["id"], title=title,
                                           defaults={"text": text})
@@ -60,16 +56,6 @@ def web_with_telegram(transactional_db, telegram):
         yield web
     finally:
         web.stop()
-
-
-def open_inbox_as(page, base_url: str, demo: dict, username: str):
-    password = next(user["password"] for user in demo["users"] if user["username"] == username)
-    page.goto(f"{base_url}/inbox/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name=re.compile("log in", re.I)).click()
-    page.locator("#inbox-app:not(.is-loading)").wait_for()  # the first snapshot arrived
-    return page
 
 
 def widget_customer(browser_page, base_url: str):

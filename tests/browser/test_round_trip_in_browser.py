@@ -1,31 +1,16 @@
 """The newcomer's walk through the demo, in a real browser: the customer in the widget on
 /demo/, a teammate in the inbox, both live over websockets served by daphne."""
 
-import json
-import re
-from io import StringIO
-
 import pytest
-from django.core.management import call_command
 
+from tests.browser.live import open_inbox_as, seeded_demo
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
+
 @pytest.fixture
 def demo():
-    out = StringIO()
-    call_command("seed_demo", "--json", "--force", stdout=out)
-    return json.loads(out.getvalue())
-
-
-def open_inbox_as(page, base_url: str, demo: dict, username: str):
-    password = next(user["password"] for user in demo["users"] if user["username"] == username)
-    page.goto(f"{base_url}/inbox/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name=re.compile("log in", re.I)).click()
-    page.locator("#inbox-app:not(.is-loading)").wait_for()  # the first snapshot arrived
-    return page
+    return seeded_demo()
 
 
 def test_customer_and_teammate_complete_the_round_trip(demo, running_web, browser_page):

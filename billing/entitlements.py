@@ -33,3 +33,27 @@ def can_send_email_reminders(*, organization) -> Entitlement:
     if not plan.email_reminders:
         return Entitlement(False, "plan_without_email_reminders", f"The {plan.code} plan does not send email reminders.")
     return ALLOWED
+
+
+def _within(limit: int | None, current: int) -> bool:
+    return limit is None or current < limit
+
+
+def can_add_member(*, organization, members: int) -> Entitlement:
+    """May the org take one more member (a seat), given how many it has?"""
+    plan = plan_for(organization.plan)
+    if _within(plan.seats, members):
+        return ALLOWED
+    return Entitlement(False, "seat_limit", f"The {plan.code} plan includes {plan.seats} seats; all are taken.")
+
+
+def can_add_channel(*, organization, channels: int) -> Entitlement:
+    plan = plan_for(organization.plan)
+    if _within(plan.channels, channels):
+        return ALLOWED
+    return Entitlement(False, "channel_limit", f"The {plan.code} plan includes {plan.channels} channel connection{'' if plan.channels == 1 else 's'}.")
+
+
+def transcript_retention_days(*, organization) -> int | None:
+    """How long conversations are kept after their last message; None: for ever."""
+    return plan_for(organization.plan).transcript_retention_days

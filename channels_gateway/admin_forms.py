@@ -2,7 +2,9 @@
 
 from django import forms
 
+from billing.entitlements import can_add_channel
 from channels_gateway.adapters.registry import ADAPTER_PATHS, adapter_for
+from channels_gateway.selectors import active_channel_count
 from channels_gateway.models import ChannelConnection, Platform
 
 
@@ -58,6 +60,12 @@ class ChannelConnectionForm(forms.ModelForm):
         agent, platform = cleaned.get("agent"), self.chosen_platform()
         if organization and agent and agent.organization_id != organization.pk:
             self.add_error("agent", "This AI agent belongs to another organization.")
+        becomes_active = cleaned.get("is_active") and not (self.instance.pk and self.instance.is_active)
+        if organization and becomes_active:
+            entitlement = can_add_channel(organization=organization,
+                                          channels=active_channel_count(organization=organization))
+            if not entitlement.allowed:
+                self.add_error(None, f"{entitlement.reason} Switch one off, or change the plan.")
         if platform:
             keeps_secrets = self.instance.pk is not None and self.instance.platform == platform
             for name in adapter_for(platform).secret_fields:

@@ -24,6 +24,10 @@ def last_user_message_at(*, conversation: Conversation):
     )
 
 
+def active_channel_count(*, organization) -> int:
+    return ChannelConnection.objects.filter(organization=organization, is_active=True).count()
+
+
 def webhook_connection(*, key: str, platforms: tuple[str, ...]) -> ChannelConnection | None:
     if not platforms:
         return None

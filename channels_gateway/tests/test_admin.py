@@ -116,3 +116,14 @@ def test_typing_real_credentials_into_a_demo_connection_makes_it_real(admin_clie
     )
     connection.refresh_from_db()
     assert "demo" not in connection.config  # so seed_demo never prints its secrets
+
+
+def test_the_plans_channel_limit_is_explained_and_nothing_is_created(admin_client):
+    from billing.plans import PLANS
+
+    agent = AIAgentFactory(organization__plan="free")
+    for _ in range(PLANS["free"].channels):
+        ChannelConnectionFactory(agent=agent)
+    response = add_telegram(admin_client, agent)
+    assert "The free plan includes 1 channel connection." in response.content.decode()
+    assert ChannelConnection.objects.filter(platform=Platform.TELEGRAM).count() == 0

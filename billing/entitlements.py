@@ -31,7 +31,8 @@ def can_open_handoff(*, organization, open_sessions: int) -> Entitlement:
 def can_send_email_reminders(*, organization) -> Entitlement:
     plan = plan_for(organization.plan)
     if not plan.email_reminders:
-        return Entitlement(False, "plan_without_email_reminders", f"The {plan.code} plan does not send email reminders.")
+        return Entitlement(False, "plan_without_email_reminders",
+                           f"The {plan.code} plan does not send email reminders.")
     return ALLOWED
 
 
@@ -51,7 +52,8 @@ def can_add_channel(*, organization, channels: int) -> Entitlement:
     plan = plan_for(organization.plan)
     if _within(plan.channels, channels):
         return ALLOWED
-    return Entitlement(False, "channel_limit", f"The {plan.code} plan includes {plan.channels} channel connection{'' if plan.channels == 1 else 's'}.")
+    noun = "channel connection" if plan.channels == 1 else "channel connections"
+    return Entitlement(False, "channel_limit", f"The {plan.code} plan includes {plan.channels} {noun}.")
 
 
 def transcript_retention_days(*, organization) -> int | None:

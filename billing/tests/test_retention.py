@@ -27,7 +27,8 @@ def test_conversations_older_than_the_plan_keeps_are_deleted_exactly_past_it(pla
     days = PLANS[plan].transcript_retention_days
     kept = conversation_last_active(org, days - 0.01)
     gone = conversation_last_active(org, days + 0.01)
-    Message.objects.create(organization=org, conversation=gone, author_kind="user", text="old", delivery_status="received")
+    Message.objects.create(organization=org, conversation=gone, author_kind="user", text="old",
+                           delivery_status="received")
     assert retention_apply() == 1
     assert list(Conversation.objects.values_list("pk", flat=True)) == [kept.pk]
     assert not Message.objects.filter(text="old").exists()

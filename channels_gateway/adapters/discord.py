@@ -24,6 +24,7 @@ from django.http import HttpRequest, JsonResponse
 
 from channels_gateway.adapters.base import (
     ChannelAdapter,
+    DeliveryError,
     InboundMessage,
     OutboundMessage,
     PermanentDeliveryError,
@@ -32,7 +33,7 @@ from channels_gateway.adapters.base import (
     WebhookRejected,
 )
 from channels_gateway.adapters.message_parts import send_in_parts, split_message, utf16_length
-from channels_gateway.adapters.platform_http import call_platform, json_object
+from channels_gateway.adapters.platform_http import TYPING_TIMEOUT, call_platform, json_object
 from channels_gateway.adapters.webhook_body import json_object_body, raw_body, skipped
 from channels_gateway.models import ChannelConnection, Platform
 
@@ -196,6 +197,19 @@ class DiscordAdapter(ChannelAdapter):
 
         parts = split_message(message.text, MAX_MESSAGE_LENGTH - len(mention), length=utf16_length)
         return send_in_parts(message, parts, send_part)
+
+    def show_typing(self, connection: ChannelConnection, thread_id: str, author_name: str) -> None:
+        """Trigger Typing Indicator: the bot shows as typing for about ten seconds."""
+        token = connection.secrets.get("bot_token")
+        if not token:
+            return
+        channel_id, _ = split_thread_key(thread_id)
+        try:
+            call_platform(PLATFORM_NAME, "POST", f"{settings.DISCORD_API_BASE_URL}/channels/{channel_id}/typing",
+                          headers={"Authorization": f"Bot {token}", "User-Agent": USER_AGENT},
+                          timeout=TYPING_TIMEOUT)
+        except DeliveryError:
+            pass  # a hint only: never worth an error
 
     def register_webhook(self, connection: ChannelConnection, url: str) -> str:
         """Install /ask and /human, then set the app's Interactions Endpoint URL (Discord

@@ -11,6 +11,8 @@ from channels_gateway.adapters.base import RetryableDeliveryError
 
 # (connect, read) seconds: a slow platform must not hold a worker for long.
 TIMEOUT = (3.05, 15)
+# A typing hint runs inside a teammate's websocket request: it gives up quickly.
+TYPING_TIMEOUT = (1, 2)
 
 _session = requests.Session()
 

@@ -24,6 +24,7 @@ from django.http import HttpRequest
 
 from channels_gateway.adapters.base import (
     ChannelAdapter,
+    DeliveryError,
     InboundMessage,
     OutboundMessage,
     PermanentDeliveryError,
@@ -33,7 +34,7 @@ from channels_gateway.adapters.base import (
     WebhookRejected,
 )
 from channels_gateway.adapters.message_parts import send_in_parts, split_message, utf16_length
-from channels_gateway.adapters.platform_http import call_platform, json_object
+from channels_gateway.adapters.platform_http import TIMEOUT, TYPING_TIMEOUT, call_platform, json_object
 from channels_gateway.adapters.webhook_body import json_object_body, raw_body, skipped
 from channels_gateway.models import ChannelConnection, Platform
 
@@ -277,6 +278,14 @@ class TelegramAdapter(ChannelAdapter):
 
         return send_in_parts(message, parts, send_part)
 
+    def show_typing(self, connection: ChannelConnection, thread_id: str, author_name: str) -> None:
+        """sendChatAction "typing": shown for five seconds or until the next message."""
+        try:
+            self._call(connection, "sendChatAction", {"chat_id": thread_id, "action": "typing"},
+                       timeout=TYPING_TIMEOUT)
+        except DeliveryError:
+            pass  # a hint only: never worth an error
+
     def register_webhook(self, connection: ChannelConnection, url: str) -> str:
         secret_token = connection.secrets.get("secret_token") or ""
         if not SECRET_TOKEN_PATTERN.fullmatch(secret_token):
@@ -291,14 +300,15 @@ class TelegramAdapter(ChannelAdapter):
         }, full_body=True)
         return str(response.get("description") or "Webhook was set")
 
-    def _call(self, connection: ChannelConnection, method: str, payload: dict, *, full_body: bool = False):
+    def _call(self, connection: ChannelConnection, method: str, payload: dict, *, full_body: bool = False,
+              timeout=TIMEOUT):
         token = connection.secrets.get("bot_token") or ""
         if not token:
             raise PermanentDeliveryError("Telegram: the bot token is not set.")
         url = f"{settings.TELEGRAM_API_BASE_URL}/bot{token}/{method}"
         response, failure = None, None
         try:
-            response = call_platform("Telegram", "POST", url, json=payload)
+            response = call_platform("Telegram", "POST", url, json=payload, timeout=timeout)
         except RetryableDeliveryError as error:
             # A requests exception's text names the URL, token included: raise a fresh error
             # outside the handler, so neither its cause nor its context travels with it.

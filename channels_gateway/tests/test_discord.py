@@ -783,3 +783,10 @@ def test_a_long_answer_in_a_server_channel_is_addressed_once_and_fits(bot, disco
     assert all(len(part) <= 2000 for part in parts)
     assert [call.json()["allowed_mentions"] for call in discord.message_calls()] == [
         {"parse": [], "users": ["53908099506183680"]}, {"parse": []}]
+
+
+def test_a_teammate_typing_shows_as_the_bot_typing(conversation, discord):
+    from channels_gateway.adapters.registry import adapter_for
+
+    adapter_for(Platform.DISCORD).show_typing(conversation.connection, conversation.external_thread_id, "Ana")
+    assert discord.typing_in == [conversation.external_thread_id.split(":")[0]]

@@ -485,3 +485,12 @@ def test_no_oddly_shaped_update_is_ever_a_server_error(client, connection, name,
     statuses = {where: post(client, connection, update).status_code
                 for where, update in odd_variants(fixture(name))}
     assert {where: status for where, status in statuses.items() if status not in (200, 400)} == {}
+
+
+def test_a_teammate_typing_shows_as_the_bot_typing(connection, telegram):
+    from channels_gateway.adapters.registry import adapter_for
+
+    adapter_for(Platform.TELEGRAM).show_typing(connection, USER_CHAT, "Ana")
+    assert telegram.chat_actions == [(USER_CHAT, "typing")]
+    telegram.tokens.clear()  # a refused hint changes nothing and raises nothing
+    adapter_for(Platform.TELEGRAM).show_typing(connection, USER_CHAT, "Ana")

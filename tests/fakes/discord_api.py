@@ -38,6 +38,7 @@ _snowflakes = itertools.count(1_100_000_000_000_000_000)
 BOT_USER = {"id": "1000000000000000001", "username": "handoff-bot", "discriminator": "0", "bot": True,
             "global_name": None, "avatar": None}
 _CHANNEL_MESSAGES = re.compile(r"^/api/v10/channels/(\d+)/messages$")
+_CHANNEL_TYPING = re.compile(r"^/api/v10/channels/(\d+)/typing$")
 
 
 def snowflake() -> str:
@@ -70,6 +71,7 @@ class FakeDiscordAPI(FakeServer):
         # Discord PINGs a new Interactions Endpoint URL at once; False plays a failed check.
         self.endpoint_reachable = True
         self.posted: list[dict] = []  # the messages created, in order (a repeated nonce adds none)
+        self.typing_in: list[str] = []  # channels where Trigger Typing Indicator was called
         self._by_nonce: dict[tuple[str, str], dict] = {}
 
     def reset(self) -> "FakeDiscordAPI":
@@ -125,6 +127,10 @@ class FakeDiscordAPI(FakeServer):
             self.commands = [{**command, "id": snowflake(), "application_id": self.application["id"], "version": "1"}
                              for command in request.json()]
             return Reply(body=self.commands)
+        typing = _CHANNEL_TYPING.match(request.path)
+        if request.method == "POST" and typing:
+            self.typing_in.append(typing.group(1))
+            return Reply(status=204, body=b"")
         match = _CHANNEL_MESSAGES.match(request.path)
         if request.method != "POST" or not match:
             return Reply(status=404, body=error_body(0, "404: Not Found"))

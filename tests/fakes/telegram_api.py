@@ -55,6 +55,7 @@ class FakeTelegram(FakeServer):
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
                                         daemon=True)
         self.tokens = {token}
+        self.chat_actions: list[tuple[str, str]] = []
         self.bot = {"id": int(token.split(":")[0]) if token.split(":")[0].isdigit() else 1,
                     "is_bot": True, "first_name": "Handoff", "username": bot_username}
         self.scripted: deque[Reply | None] = deque()
@@ -134,6 +135,12 @@ class FakeTelegram(FakeServer):
         }
         self.sent[str(chat_id)].append({**message, "parse_mode": params.get("parse_mode")})
         return Reply(body={"ok": True, "result": message})
+
+    def _method_sendchataction(self, params: dict) -> Reply:
+        if params.get("action") not in {"typing", "upload_photo", "record_voice", "upload_document"}:
+            return error(400, "Bad Request: wrong parameter action in request")
+        self.chat_actions.append((str(params.get("chat_id")), params["action"]))
+        return Reply(body={"ok": True, "result": True})
 
     def _method_setwebhook(self, params: dict) -> Reply:
         url = params.get("url") or ""

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.contrib import admin, messages
+from django.db import transaction
 from django.utils.html import format_html
 
 from channels_gateway.adapters.base import DeliveryError
@@ -7,11 +8,12 @@ from channels_gateway.adapters.registry import ADAPTER_PATHS, adapter_for
 from channels_gateway.admin_forms import ChannelConnectionForm, platform_field_names
 from channels_gateway.models import ChannelConnection, Platform
 from channels_gateway.selectors import webhook_url
-from channels_gateway.services import connection_update_settings, connection_register_webhook
+from channels_gateway.services import connection_register_webhook, connection_update_settings
+from orgs.admin_scoping import OrgScopedAdmin
 
 
 @admin.register(ChannelConnection)
-class ChannelConnectionAdmin(admin.ModelAdmin):
+class ChannelConnectionAdmin(OrgScopedAdmin, admin.ModelAdmin):
     form = ChannelConnectionForm
     list_display = ["name", "platform", "organization", "agent", "is_active"]
     list_filter = ["platform", "is_active"]
@@ -46,8 +48,10 @@ class ChannelConnectionAdmin(admin.ModelAdmin):
         return super().get_form(request, obj, change, **kwargs)
 
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        connection_update_settings(connection=obj, secrets=form.typed_secrets(), config=form.typed_config())
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)  # refuses another org's (OrgScopedAdmin)
+            connection_update_settings(connection=obj, secrets=form.typed_secrets(), config=form.typed_config(),
+                                       actor=request.user)
 
     @admin.display(description="Webhook URL (paste it into the platform)")
     def webhook(self, obj):

@@ -14,8 +14,10 @@ from conversations import events
 from conversations.services.messages import receive_inbound_message
 from handoff_site.errors import ConflictError, NotFoundError, ValidationError
 from handoff_site.task_queue import enqueue_on_commit, schedule_once
+from orgs.models import AuditAction
 from orgs.permissions import authorize
 from orgs.roles import OrgPermission
+from orgs.services import audit_record
 from conversations.handoff_states import OPEN_STATUSES
 from conversations.models import Conversation, ConversationMode, DeliveryStatus, HandoffSession, Message
 from conversations.payloads import public_author_name
@@ -77,16 +79,24 @@ def _finish(message: Message, **fields) -> None:
 
 
 def connection_update_settings(
-    *, connection: ChannelConnection, secrets: dict[str, str], config: dict[str, str]
+    *, connection: ChannelConnection, secrets: dict[str, str], config: dict[str, str], actor=None
 ) -> None:
-    """Merge newly typed credentials (blank keeps the stored one) and platform settings."""
+    """Merge newly typed credentials (blank keeps the stored one) and platform settings.
+    Typed credentials are audited by field name only, never by value."""
     typed = {name: value for name, value in secrets.items() if value}
     connection.secrets = {**connection.secrets, **typed}
     connection.config = {**connection.config, **config}
     if typed:
         # Real credentials now: it is no demo, and seed_demo must never print them.
         connection.config.pop("demo", None)
-    connection.save(update_fields=["secrets", "config"])
+    with transaction.atomic():
+        connection.save(update_fields=["secrets", "config"])
+        if typed:
+            audit_record(
+                organization=connection.organization, actor=actor, action=AuditAction.CREDENTIALS_CHANGED,
+                target=f"{connection.get_platform_display()} connection '{connection.name}'",
+                details={"connection_id": connection.pk, "fields": sorted(typed)},
+            )
 
 
 def connection_register_webhook(*, connection: ChannelConnection) -> str:

@@ -1,10 +1,11 @@
 from django.contrib import admin
 
 from conversations.models import AIAgent, Conversation, GuardVerdict, HandoffSession, HandoffTransition, Message
+from orgs.admin_scoping import OrgScopedAdmin
 
 
 @admin.register(AIAgent)
-class AIAgentAdmin(admin.ModelAdmin):
+class AIAgentAdmin(OrgScopedAdmin, admin.ModelAdmin):
     list_display = ["name", "organization", "handoff_enabled", "reminder_after_minutes", "expire_after_minutes"]
     list_filter = ["handoff_enabled"]
     fieldsets = [

@@ -32,3 +32,37 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} in {self.organization} ({self.role})"
+
+
+class AuditAction(models.TextChoices):
+    MEMBER_ADDED = "member_added", "Member added"
+    MEMBER_ROLE_CHANGED = "member_role_changed", "Member's role changed"
+    MEMBER_REMOVED = "member_removed", "Member removed"
+    MEMBER_INVITED = "member_invited", "Member invited"
+    CREDENTIALS_CHANGED = "credentials_changed", "Channel credentials changed"
+    HANDOFF_ACCEPTED = "handoff_accepted", "Handoff accepted"
+    HANDOFF_TRANSFERRED = "handoff_transferred", "Handoff transferred"
+    HANDOFF_RESOLVED = "handoff_resolved", "Handoff resolved"
+    PLAN_CHANGED = "plan_changed", "Plan changed"
+
+
+class AuditEvent(models.Model):
+    """Who did what in an org. Written by `orgs.services.audit_record` only; never edited.
+
+    `details` says what changed, never a secret: for credentials, only the field names."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="audit_events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    action = models.CharField(max_length=40, choices=AuditAction.choices)
+    target = models.CharField(max_length=255, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=False)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["organization", "-created_at"], name="orgs_audit_org_created")]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()}: {self.target}"

@@ -1,5 +1,6 @@
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
+from guardian.shortcuts import get_objects_for_user
 
 from handoff_site.errors import NotFoundError
 from orgs.models import Membership, Organization
@@ -36,3 +37,14 @@ def teammates_who_may_accept(organization: Organization) -> QuerySet:
 def role_of(*, user, organization: Organization) -> Role | None:
     role = Membership.objects.filter(user=user, organization=organization).values_list("role", flat=True).first()
     return Role(role) if role else None
+
+
+def organizations_configurable_by(user) -> QuerySet[Organization]:
+    """The orgs whose settings `user` may change (admin or owner): the scope of Django admin for
+    anyone but a superuser. The user's own grants, as in `orgs.permissions.has_org_permission`."""
+    if not (user and user.is_authenticated and user.is_active):
+        return Organization.objects.none()
+    return get_objects_for_user(
+        user, f"orgs.{OrgPermission.CONFIGURE_ORG}", klass=Organization,
+        use_groups=False, with_superuser=False, accept_global_perms=False,
+    )

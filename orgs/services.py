@@ -5,7 +5,7 @@ from guardian.shortcuts import assign_perm, remove_perm
 
 from billing.plans import PlanCode
 from orgs.events import publish_membership_changed
-from orgs.models import Membership, Organization
+from orgs.models import AuditAction, AuditEvent, Membership, Organization
 from orgs.roles import ROLE_PERMISSIONS, OrgPermission, Role
 
 
@@ -13,9 +13,28 @@ def organization_create(*, name: str, plan: str = PlanCode.FREE, slug: str | Non
     return Organization.objects.create(name=name, slug=slug or slugify(name)[:80], plan=plan)
 
 
+def audit_record(*, organization: Organization, actor, action: AuditAction, target: str,
+                 details: dict | None = None) -> AuditEvent:
+    """One line in the org's audit log. `details` says what changed, never a secret's value."""
+    return AuditEvent.objects.create(
+        organization=organization,
+        actor=actor if actor is not None and getattr(actor, "is_authenticated", False) else None,
+        action=action,
+        target=str(target)[:255],
+        details=details or {},
+    )
+
+
+def _member_label(user) -> str:
+    return user.email or user.get_username()
+
+
 @transaction.atomic
-def membership_set_role(*, organization: Organization, user, role: Role) -> Membership:
+def membership_set_role(*, organization: Organization, user, role: Role, actor=None) -> Membership:
     """Add `user` to the org or change their role; the guardian permissions follow the role."""
+    previous_role = (
+        Membership.objects.filter(organization=organization, user=user).values_list("role", flat=True).first()
+    )
     membership, _ = Membership.objects.update_or_create(
         organization=organization, user=user, defaults={"role": role}
     )
@@ -25,16 +44,47 @@ def membership_set_role(*, organization: Organization, user, role: Role) -> Memb
             assign_perm(f"orgs.{permission}", user, organization)
         else:
             remove_perm(f"orgs.{permission}", user, organization)
+    sync_staff_flag(user)
+    if previous_role is None:
+        audit_record(organization=organization, actor=actor, action=AuditAction.MEMBER_ADDED,
+                     target=_member_label(user), details={"role": str(role)})
+    elif previous_role != role:
+        audit_record(organization=organization, actor=actor, action=AuditAction.MEMBER_ROLE_CHANGED,
+                     target=_member_label(user), details={"from": previous_role, "to": str(role)})
     publish_membership_changed(user_id=user.pk, organization_id=organization.pk)
     return membership
 
 
 @transaction.atomic
-def membership_remove(*, organization: Organization, user) -> None:
+def membership_remove(*, organization: Organization, user, actor=None) -> None:
+    previous_role = (
+        Membership.objects.filter(organization=organization, user=user).values_list("role", flat=True).first()
+    )
     Membership.objects.filter(organization=organization, user=user).delete()
     for permission in OrgPermission:
         remove_perm(f"orgs.{permission}", user, organization)
+    sync_staff_flag(user)
+    if previous_role is not None:
+        audit_record(organization=organization, actor=actor, action=AuditAction.MEMBER_REMOVED,
+                     target=_member_label(user), details={"role": previous_role})
     publish_membership_changed(user_id=user.pk, organization_id=organization.pk)
+
+
+def sync_staff_flag(user) -> None:
+    """Admins and owners log into Django admin (where `orgs.admin_scoping` shows them only their
+    orgs), so they are staff. The flag is taken away only from someone it was given to for that
+    reason: not a superuser, no model permissions or groups of their own, no org left to configure."""
+    from orgs.selectors import organizations_configurable_by
+
+    configures = organizations_configurable_by(user).exists()
+    if configures and not user.is_staff:
+        user.is_staff = True
+    elif (not configures and user.is_staff and not user.is_superuser
+          and not user.user_permissions.exists() and not user.groups.exists()):
+        user.is_staff = False
+    else:
+        return
+    type(user).objects.filter(pk=user.pk).update(is_staff=user.is_staff)
 
 
 def user_create(*, username: str, email: str, password: str, first_name: str = "", **extra):

@@ -27,8 +27,9 @@ from conversations.services.messages import answer_what_was_asked_while_queued, 
 from handoff_site.task_queue import schedule_once
 from handoff_site.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from orgs.permissions import authorize, has_org_permission
-from orgs.models import Organization
+from orgs.models import AuditAction, Organization
 from orgs.roles import OrgPermission
+from orgs.services import audit_record
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,12 @@ def _transition(session: HandoffSession, to_status: str, actor: Actor, *, note: 
         session=session, from_status=from_status, to_status=to_status,
         actor=actor.user, actor_kind=actor.kind, note=note,
     )
+
+
+def _audit(session: HandoffSession, user, action: AuditAction, **details) -> None:
+    # In the caller's transaction: the audit line exists exactly when the transition does.
+    audit_record(organization=session.organization, actor=user, action=action, target=f"handoff {session.pk}",
+                 details={"conversation_id": session.conversation_id, **details})
 
 
 def _set_mode(conversation: Conversation, mode: str) -> None:
@@ -169,6 +176,7 @@ def handoff_accept(*, session_id: int, user) -> HandoffSession:
             raise ConflictError(f"This conversation is no longer waiting ({session.status}).", code="not_waiting",
                                 status=session.status)
         _transition(session, HandoffStatus.ACTIVE, teammate(user), assigned_to=user, accepted_at=timezone.now())
+        _audit(session, user, AuditAction.HANDOFF_ACCEPTED)
         session = _with_relations(session)
         post_message_to_contact(
             conversation=session.conversation, author_kind=AuthorKind.SYSTEM,
@@ -216,6 +224,8 @@ def handoff_transfer(*, session_id: int, user, to_user) -> HandoffSession:
                                         code="permission_denied")
         _transition(session, HandoffStatus.ACTIVE, teammate(user), note=f"Transferred to {display_name(to_user)}",
                     assigned_to=to_user)
+        _audit(session, user, AuditAction.HANDOFF_TRANSFERRED,
+               to_user_id=to_user.pk, to_user=display_name(to_user))
         session = _with_relations(session)
         post_message_to_contact(
             conversation=session.conversation, author_kind=AuthorKind.SYSTEM,
@@ -232,6 +242,7 @@ def handoff_resolve(*, session_id: int, user) -> HandoffSession:
         authorize(user, session.organization, OrgPermission.HANDLE_CONVERSATIONS)
         _require_holder(session, user)
         _transition(session, HandoffStatus.RESOLVED, teammate(user), closed_at=timezone.now())
+        _audit(session, user, AuditAction.HANDOFF_RESOLVED)
         session = _with_relations(session)
         _set_mode(session.conversation, ConversationMode.AI)
         post_message_to_contact(

@@ -39,3 +39,15 @@ def member(organization: Organization, role: Role = Role.AGENT, **user_fields):
     user = UserFactory(**user_fields)
     membership_set_role(organization=organization, user=user, role=role)
     return user
+
+
+def org_admin(organization: Organization, role: Role = Role.ADMIN, **user_fields):
+    """An admin (or owner) of the org: staff, through `membership_set_role`, as in production."""
+    user = member(organization, role, **user_fields)
+    assert user.is_staff
+    return user
+
+
+def operator(**user_fields):
+    """The installation's superuser: sees every org in Django admin, is a member of none."""
+    return UserFactory(is_staff=True, is_superuser=True, **user_fields)

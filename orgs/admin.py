@@ -13,7 +13,7 @@ from orgs.invites import invite_email_send_on_commit, member_invite, user_for_em
 from orgs.models import AuditAction, AuditEvent, Membership, Organization
 from orgs.permissions import has_org_permission
 from orgs.roles import OrgPermission, Role
-from orgs.services import audit_record, membership_remove, membership_set_role
+from orgs.services import audit_record, membership_remove, membership_set_role, seat_available
 
 
 def may_manage_owners(request, organization) -> bool:
@@ -125,6 +125,11 @@ class MemberInviteForm(_RequestBoundForm):
             existing = user_for_email(email)
             if existing and Membership.objects.filter(organization=organization, user=existing).exists():
                 self.add_error("email", f"Already a member of {organization.name}: change their role instead.")
+                return cleaned
+        if organization:
+            seat = seat_available(organization=organization)
+            if not seat.allowed:
+                self.add_error(None, f"{seat.reason} Remove a member, or change the plan.")
         return cleaned
 
     def validate_unique(self):

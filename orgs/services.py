@@ -3,7 +3,9 @@ from django.db import transaction
 from django.utils.text import slugify
 from guardian.shortcuts import assign_perm, remove_perm
 
+from billing.entitlements import Entitlement, can_add_member
 from billing.plans import PlanCode
+from handoff_site.errors import ConflictError
 from orgs.events import publish_membership_changed
 from orgs.models import AuditAction, AuditEvent, Membership, Organization
 from orgs.roles import ROLE_PERMISSIONS, OrgPermission, Role
@@ -29,12 +31,24 @@ def _member_label(user) -> str:
     return user.email or user.get_username()
 
 
+def seat_available(*, organization: Organization) -> Entitlement:
+    return can_add_member(organization=organization,
+                          members=Membership.objects.filter(organization=organization).count())
+
+
 @transaction.atomic
 def membership_set_role(*, organization: Organization, user, role: Role, actor=None) -> Membership:
-    """Add `user` to the org or change their role; the guardian permissions follow the role."""
+    """Add `user` to the org or change their role; the guardian permissions follow the role.
+    A new member takes a seat: the plan decides whether one is free."""
     previous_role = (
         Membership.objects.filter(organization=organization, user=user).values_list("role", flat=True).first()
     )
+    if previous_role is None:
+        # The org row lock makes the seat count exact under concurrent invitations.
+        Organization.objects.select_for_update(no_key=True).filter(pk=organization.pk).first()
+        seat = seat_available(organization=organization)
+        if not seat.allowed:
+            raise ConflictError(seat.reason, code=seat.code)
     membership, _ = Membership.objects.update_or_create(
         organization=organization, user=user, defaults={"role": role}
     )

@@ -135,3 +135,16 @@ def test_a_new_link_can_be_sent_to_members_who_have_not_set_a_password(
                      {"action": "resend_invitation", "_selected_action": ids})
     message, = mail.outbox
     assert message.to == ["new.person@example.com"] and "/accounts/reset/" in message.body
+
+
+def test_no_invitation_beyond_the_plans_seats(as_boss, org, django_capture_on_commit_callbacks):
+    from billing.plans import PLANS
+
+    org.plan = "free"
+    org.save()
+    while Membership.objects.filter(organization=org).count() < PLANS["free"].seats:
+        member(org, Role.AGENT)
+    response = invite(as_boss, org, django_capture_on_commit_callbacks)
+    assert "The free plan includes 2 seats; all are taken. Remove a member, or change the plan." in \
+        response.content.decode()
+    assert not mail.outbox and not Membership.objects.filter(user__email="new.person@example.com").exists()

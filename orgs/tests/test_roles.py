@@ -62,3 +62,19 @@ def test_a_superuser_is_not_a_member_of_every_organization():
     assert not has_org_permission(operator, organization, OrgPermission.VIEW_INBOX)
     with pytest.raises(NotFoundError):
         authorize(operator, organization, OrgPermission.HANDLE_CONVERSATIONS)
+
+
+@pytest.mark.parametrize("plan", ["free", "starter"])
+def test_seats_stop_exactly_at_the_plans_number_and_role_changes_need_none(plan):
+    from billing.plans import PLANS
+    from handoff_site.errors import ConflictError
+    from orgs.tests.factories import UserFactory
+
+    org = OrganizationFactory(plan=plan)
+    members = [member(org, Role.AGENT) for _ in range(PLANS[plan].seats)]
+    with pytest.raises(ConflictError) as refused:
+        membership_set_role(organization=org, user=UserFactory(), role=Role.AGENT)
+    assert refused.value.code == "seat_limit" and str(PLANS[plan].seats) in refused.value.message
+    membership_set_role(organization=org, user=members[0], role=Role.ADMIN)  # no new seat
+    membership_remove(organization=org, user=members[1])
+    membership_set_role(organization=org, user=UserFactory(), role=Role.AGENT)  # a seat came free

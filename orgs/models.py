@@ -44,6 +44,8 @@ class AuditAction(models.TextChoices):
     HANDOFF_TRANSFERRED = "handoff_transferred", "Handoff transferred"
     HANDOFF_RESOLVED = "handoff_resolved", "Handoff resolved"
     PLAN_CHANGED = "plan_changed", "Plan changed"
+    # A customer asked for a person and the plan or the agent's settings said no: the admin sees why.
+    HANDOFF_REFUSED = "handoff_refused", "Handoff refused"
 
 
 class AuditEvent(models.Model):

@@ -139,6 +139,9 @@ def handoff_escalate(
         if refused:
             post_message_to_contact(conversation=conversation, author_kind=AuthorKind.SYSTEM,
                                     text=agent.unavailable_message)
+            audit_record(organization=organization, actor=None, action=AuditAction.HANDOFF_REFUSED,
+                         target=f"conversation {conversation.pk}",
+                         details={"code": refused.code, "reason": refused.reason})
             return EscalationResult(None, created=False, refused=refused)
 
         now = timezone.now()

@@ -96,6 +96,9 @@ def test_a_plan_without_handoff_keeps_the_ai_and_says_why(conversation, plan, dj
     conversation.refresh_from_db()
     assert conversation.mode == "ai"
     assert system_texts(conversation) == [conversation.agent.unavailable_message]
+    from orgs.models import AuditEvent
+    why = AuditEvent.objects.get(organization=conversation.organization, action="handoff_refused")
+    assert why.details["code"] == "plan_without_handoff"  # the admin sees why in the audit log
 
 
 def test_handoff_switched_off_for_the_agent(conversation, django_capture_on_commit_callbacks):

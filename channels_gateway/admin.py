@@ -91,3 +91,103 @@ class ChannelConnectionAdmin(OrgScopedAdmin, admin.ModelAdmin):
                 self.message_user(request, f"{connection}: {exc.reason}", messages.ERROR)
             else:
                 self.message_user(request, f"{connection}: {outcome}", messages.SUCCESS)
+
+
+# --- Outbound webhooks ------------------------------------------------------------------------
+
+from django import forms  # noqa: E402
+
+from channels_gateway.webhook_services import webhook_replay, webhook_rotate_secret  # noqa: E402
+from channels_gateway.webhooks import (  # noqa: E402
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
+
+
+class WebhookEndpointForm(forms.ModelForm):
+    url = forms.URLField(max_length=500, assume_scheme="https", help_text="Where events are POSTed.")
+    events = forms.MultipleChoiceField(choices=WebhookEvent.choices, widget=forms.CheckboxSelectMultiple,
+                                       initial=list(WebhookEvent.values))
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["organization", "url", "description", "events", "is_active"]
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(OrgScopedAdmin, admin.ModelAdmin):
+    form = WebhookEndpointForm
+    list_display = ["url", "organization", "subscribed", "is_active", "created_at"]
+    list_filter = ["organization", "is_active"]
+    search_fields = ["url", "description"]
+    readonly_fields = ["signing_secret", "created_at"]
+    actions = ["rotate_secret"]
+
+    @admin.display(description="Signing secret")
+    def signing_secret(self, obj):
+        if not obj or not obj.pk:
+            return "Generated when you save; shown in full once."
+        return format_html("<code>{}</code> (shown in full only when created or rotated)", obj.masked_secret)
+
+    @admin.display(description="Events")
+    def subscribed(self, obj):
+        return ", ".join(obj.events)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if not change:
+            self.message_user(request, format_html(
+                "Signing secret for {}: <code>{}</code> — copy it now into your receiver; it is shown masked "
+                "from now on (rotate it if lost).", obj.url, obj.secret), messages.WARNING)
+
+    @admin.action(description="Rotate the signing secret")
+    def rotate_secret(self, request, queryset):
+        for endpoint in queryset & self.get_queryset(request):
+            self.check_writable(request, endpoint)
+            secret = webhook_rotate_secret(endpoint=endpoint)
+            self.message_user(request, format_html("New signing secret for {}: <code>{}</code>", endpoint.url,
+                                                   secret), messages.WARNING)
+
+
+class WebhookAttemptInline(admin.TabularInline):
+    model = WebhookAttempt
+    extra = 0
+    can_delete = False
+    fields = ["attempted_at", "status_code", "error", "duration_ms", "response"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(OrgScopedAdmin, admin.ModelAdmin):
+    list_display = ["event_type", "event_id", "endpoint", "status", "attempts", "last_status_code", "created_at"]
+    list_filter = ["status", "event_type"]
+    search_fields = ["event_id", "endpoint__url"]
+    inlines = [WebhookAttemptInline]
+    actions = ["replay"]
+    fields = ["organization", "endpoint", "event_id", "event_type", "status", "attempts", "next_attempt_at",
+              "last_status_code", "last_error", "last_response", "payload", "created_at", "replayed_at",
+              "delivered_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False  # read-only: what was sent is history
+
+    @admin.action(description="Replay (send the same event again)")
+    def replay(self, request, queryset):
+        replayed = 0
+        for delivery in queryset & self.get_queryset(request):
+            self.check_writable(request, delivery)
+            webhook_replay(delivery=delivery)
+            replayed += 1
+        self.message_user(request, f"{replayed} deliveries will be sent again.", messages.SUCCESS)

@@ -43,3 +43,11 @@ class ChannelConnection(models.Model):
 
     def __repr__(self) -> str:  # never the secrets, even in a traceback's locals
         return f"<ChannelConnection {self.pk} {self.platform} {self.key}>"
+
+
+# Outbound webhooks live in their own module; imported here so Django finds the models.
+from channels_gateway.webhooks import (  # noqa: E402,F401
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)

@@ -4,6 +4,7 @@ Groups are explicit and org-scoped: `org-<id>-inbox` reaches the open inboxes of
 organization. A reader of an event never sees a row that is not committed yet.
 """
 
+from channels_gateway import webhook_events
 from conversations.models import AuthorKind, ConversationMode, HandoffSession, Message
 from conversations.payloads import message_payload, session_payload
 from handoff_site.realtime import send_to_group, send_to_group_on_commit
@@ -24,9 +25,17 @@ def send_inbox_event(organization_id: int, event: dict) -> None:
 
 def publish_handoff_event(session: HandoffSession, event_type: str) -> None:
     publish_on_commit(session.organization_id, {"type": event_type, "session": session_payload(session)})
+    # Outbound webhooks: stored in this transaction, sent by the worker after it commits.
+    webhook_events.emit_handoff_event(session, event_type)
 
 
 def publish_message_event(message: Message, event_type: str = "message.created") -> None:
+    if event_type == "message.created":
+        webhook_events.emit_stored_message(message)
+    _publish_to_inbox(message, event_type)
+
+
+def _publish_to_inbox(message: Message, event_type: str) -> None:
     """Inbox viewers follow conversations that are with a human, the handoff notices around
     them, and the fate of every teammate's reply (a delivery can fail after a resolve);
     AI-only chatter stays out of their feed."""

@@ -19,6 +19,7 @@ ADAPTER_PATHS: dict[str, str] = {
     Platform.INSTAGRAM: "channels_gateway.adapters.meta.InstagramAdapter",
     Platform.WHATSAPP: "channels_gateway.adapters.whatsapp.WhatsAppAdapter",
     Platform.GOOGLE_CHAT: "channels_gateway.adapters.google_chat.GoogleChatAdapter",
+    Platform.API: "channels_gateway.adapters.api.ApiAdapter",
 }
 
 # `/webhooks/<segment>/<key>/`: Messenger and Instagram share Meta's one webhook.

@@ -1,9 +1,9 @@
 from datetime import datetime
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from conversations.handoff_states import OPEN_STATUSES, HandoffStatus
-from conversations.models import AIReplyState, HandoffSession, Message
+from conversations.models import AIReplyState, Conversation, HandoffSession, Message
 from handoff_site.errors import NotFoundError
 from orgs.models import Organization
 from orgs.permissions import authorize
@@ -78,3 +78,47 @@ def closed_sessions(
     if before:
         sessions = sessions.filter(closed_at__lt=before)
     return list(sessions.order_by("-closed_at", "-pk")[:HISTORY_PAGE])
+
+
+def api_conversations(
+    *, organization: Organization, status: str = "", channel: str = "", agent_id: int | None = None,
+    updated_since: datetime | None = None,
+) -> QuerySet[Conversation]:
+    """An org's conversations for the REST API, each with its open handoff (`open_sessions`)."""
+    conversations = Conversation.objects.filter(organization=organization).select_related(
+        "connection", "contact", "agent"
+    ).prefetch_related(
+        Prefetch("handoff_sessions", queryset=_sessions_with_relations().filter(status__in=OPEN_STATUSES),
+                 to_attr="open_sessions")
+    )
+    if status in ("ai", "human"):
+        conversations = conversations.filter(mode=status)
+    elif status in OPEN_STATUSES:
+        conversations = conversations.filter(
+            Exists(HandoffSession.objects.filter(conversation_id=OuterRef("pk"), status=status))
+        )
+    if channel:
+        conversations = conversations.filter(connection__platform=channel)
+    if agent_id:
+        conversations = conversations.filter(agent_id=agent_id)
+    if updated_since:
+        conversations = conversations.filter(last_message_at__gte=updated_since)
+    return conversations
+
+
+def api_conversation(*, organization: Organization, conversation_id: int) -> Conversation:
+    conversation = api_conversations(organization=organization).filter(pk=conversation_id).first()
+    if conversation is None:
+        raise NotFoundError("No such conversation.")
+    return conversation
+
+
+def api_messages(*, conversation: Conversation) -> QuerySet[Message]:
+    return conversation.messages.select_related("author_user", "conversation__agent", "conversation__contact")
+
+
+def api_session(*, organization: Organization, session_id: int) -> HandoffSession:
+    session = _sessions_with_relations().filter(pk=session_id, organization=organization).first()
+    if session is None:
+        raise NotFoundError("No such handoff session.")
+    return session

@@ -66,6 +66,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "guardian",
     "django_q",
     "orgs",
@@ -264,4 +266,32 @@ LOGGING = {
         "httpx2": {"level": "WARNING"},
         "daphne": {"level": "WARNING"},
     },
+}
+
+
+# --- REST API (conversations.api) -------------------------------------------------------------
+# Authentication, permissions and throttles are set on the API's views (API keys only).
+REST_FRAMEWORK = {
+    "EXCEPTION_HANDLER": "conversations.api.errors.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "UNAUTHENTICATED_USER": None,
+}
+# Requests per API key; DRF rate syntax ("600/min", "10/s").
+API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "600/min")
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Handoff API",
+    "DESCRIPTION": "Conversations, messages and handoff sessions of one organization, with an org API key "
+                   "(`Authorization: Bearer hk_...`). Errors: `{\"error\": {\"code\", \"message\", ...}}`.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_AUTHENTICATION": [],
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {},
 }

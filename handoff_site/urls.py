@@ -12,6 +12,7 @@ urlpatterns = [
     path("widget.js", gateway_views.widget_script, name="widget-script"),
     path("webhooks/<slug:segment>/<str:key>/", gateway_views.platform_webhook, name="platform-webhook"),
     path("inbox/", include("inbox.urls")),
+    path("api/v1/", include("conversations.api.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     # The set-password link of an invitation (orgs.invites) is Django's password-reset confirm view.

@@ -10,10 +10,17 @@ from django.db import transaction
 
 from orgs.admin_scoping import OrgScopedAdmin, is_operator
 from orgs.invites import invite_email_send_on_commit, member_invite, user_for_email
-from orgs.models import AuditAction, AuditEvent, Membership, Organization
+from orgs.models import ApiKey, AuditAction, AuditEvent, Membership, Organization
 from orgs.permissions import has_org_permission
 from orgs.roles import OrgPermission, Role
-from orgs.services import audit_record, membership_remove, membership_set_role, seat_available
+from orgs.services import (
+    api_key_create,
+    api_key_revoke,
+    audit_record,
+    membership_remove,
+    membership_set_role,
+    seat_available,
+)
 
 
 def may_manage_owners(request, organization) -> bool:
@@ -267,3 +274,59 @@ class AuditEventAdmin(OrgScopedAdmin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(OrgScopedAdmin, admin.ModelAdmin):
+    """REST API keys. The key is shown once, when created; only its hash is kept (never shown).
+    Keys are not edited: they are revoked (the action) and a new one created."""
+
+    list_display = ["name", "organization", "key_prefix", "role", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["organization", "role"]
+    search_fields = ["name", "prefix"]
+    fields = ["organization", "name", "role"]
+    actions = ["revoke"]
+
+    @admin.display(description="Key", ordering="prefix")
+    def key_prefix(self, api_key):
+        return f"hk_{api_key.prefix}_…"
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["organization", "name", "role"]
+        return ["organization", "name", "key_prefix", "role", "created_by", "created_at", "last_used_at",
+                "revoked_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        return self.get_fields(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        # The change page is a read-only view: a key's name, org and role are fixed.
+        return False if obj is not None else super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # revoke instead: the audit log keeps the key's history
+
+    def save_model(self, request, obj, form, change):
+        self.check_writable(request, obj)
+        api_key, plaintext = api_key_create(
+            organization=obj.organization, name=obj.name, role=obj.role, actor=request.user
+        )
+        obj.pk = api_key.pk
+        obj.__dict__.update({k: v for k, v in api_key.__dict__.items() if not k.startswith("_")})
+        self.message_user(
+            request,
+            f"API key created. Copy it now, it will not be shown again: {plaintext}",
+            messages.SUCCESS,
+        )
+
+    @admin.action(description="Revoke selected API keys")
+    def revoke(self, request, queryset):
+        count = 0
+        for api_key in (queryset & self.get_queryset(request)).filter(revoked_at__isnull=True):
+            self.check_writable(request, api_key)
+            api_key_revoke(api_key=api_key, actor=request.user)
+            count += 1
+        self.message_user(request, f"Revoked {count} API key(s).", messages.SUCCESS)

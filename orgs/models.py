@@ -46,6 +46,8 @@ class AuditAction(models.TextChoices):
     PLAN_CHANGED = "plan_changed", "Plan changed"
     # A customer asked for a person and the plan or the agent's settings said no: the admin sees why.
     HANDOFF_REFUSED = "handoff_refused", "Handoff refused"
+    API_KEY_CREATED = "api_key_created", "API key created"
+    API_KEY_REVOKED = "api_key_revoked", "API key revoked"
 
 
 class AuditEvent(models.Model):
@@ -68,3 +70,55 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()}: {self.target}"
+
+
+class ApiKeyRole(models.TextChoices):
+    READ_ONLY = "read_only", "Read only"
+    AGENT = "agent", "Agent (read and act)"
+
+
+class ApiKey(models.Model):
+    """A REST API key of one org. The key is `hk_<prefix>_<secret>`; only its SHA-256 is stored,
+    the prefix is shown so people can tell keys apart. Created by `orgs.services.api_key_create`."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=120)
+    prefix = models.CharField(max_length=8, editable=False)
+    hashed_key = models.CharField(max_length=64, unique=True, editable=False)
+    role = models.CharField(max_length=20, choices=ApiKeyRole.choices, default=ApiKeyRole.READ_ONLY)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", editable=False
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.name} (hk_{self.prefix}_…)"
+
+    def __repr__(self) -> str:
+        return f"<ApiKey {self.pk} hk_{self.prefix}_…>"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class ApiIdempotencyKey(models.Model):
+    """The stored answer to a POST made with an `Idempotency-Key` header, per API key."""
+
+    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="idempotency_keys")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)  # sha256 of method, path and body
+    response_status = models.PositiveSmallIntegerField()
+    response_body = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["api_key", "key"], name="one_idempotency_key_per_api_key"),
+        ]

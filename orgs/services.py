@@ -1,5 +1,9 @@
+import hashlib
+import secrets
+
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils import timezone
 from django.utils.text import slugify
 from guardian.shortcuts import assign_perm, remove_perm
 
@@ -7,7 +11,7 @@ from billing.entitlements import Entitlement, can_add_member
 from billing.plans import PlanCode
 from handoff_site.errors import ConflictError
 from orgs.events import publish_membership_changed
-from orgs.models import AuditAction, AuditEvent, Membership, Organization
+from orgs.models import ApiKey, ApiKeyRole, AuditAction, AuditEvent, Membership, Organization
 from orgs.roles import ROLE_PERMISSIONS, OrgPermission, Role
 
 
@@ -105,3 +109,36 @@ def user_create(*, username: str, email: str, password: str, first_name: str = "
     return get_user_model().objects.create_user(
         username=username, email=email, password=password, first_name=first_name, **extra
     )
+
+
+API_KEY_PREFIX = "hk_"
+
+
+def api_key_hash(plaintext: str) -> str:
+    return hashlib.sha256(plaintext.encode()).hexdigest()
+
+
+@transaction.atomic
+def api_key_create(*, organization: Organization, name: str, role: str = ApiKeyRole.READ_ONLY,
+                   actor=None) -> tuple[ApiKey, str]:
+    """A new key; the plaintext is returned once and never stored (only its SHA-256)."""
+    prefix = secrets.token_hex(4)  # 8 characters, no "_" so the key splits unambiguously
+    plaintext = f"{API_KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    api_key = ApiKey.objects.create(
+        organization=organization, name=name[:120], prefix=prefix, hashed_key=api_key_hash(plaintext), role=role,
+        created_by=actor if actor is not None and getattr(actor, "is_authenticated", False) else None,
+    )
+    audit_record(organization=organization, actor=actor, action=AuditAction.API_KEY_CREATED,
+                 target=str(api_key), details={"name": api_key.name, "prefix": prefix, "role": str(role)})
+    return api_key, plaintext
+
+
+@transaction.atomic
+def api_key_revoke(*, api_key: ApiKey, actor=None) -> ApiKey:
+    """Revoked keys stop working at once; revoking twice changes nothing."""
+    if api_key.revoked_at is None:
+        api_key.revoked_at = timezone.now()
+        api_key.save(update_fields=["revoked_at"])
+        audit_record(organization=api_key.organization, actor=actor, action=AuditAction.API_KEY_REVOKED,
+                     target=str(api_key), details={"name": api_key.name, "prefix": api_key.prefix})
+    return api_key

@@ -6,7 +6,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from channels_gateway.adapters.base import InboundMessage
-from channels_gateway.models import ChannelConnection
+from channels_gateway.models import ChannelConnection, Platform
 from conversations import events
 from conversations.models import (
     AIReplyState,
@@ -89,6 +89,8 @@ def receive_inbound_message(*, connection: ChannelConnection, inbound: InboundMe
         # The mode decides who answers: read it under the lock escalate/resolve/expire take,
         # so a message arriving mid-transition is never left for nobody.
         conversation = Conversation.objects.select_for_update(no_key=True).get(pk=conversation.pk)
+        # On the API channel the customer's own agent is the AI: Handoff only does the human part.
+        ai_answers = conversation.mode == ConversationMode.AI and connection.platform != Platform.API
         if inbound.platform_message_id:
             existing = Message.objects.filter(
                 conversation=conversation, author_kind=AuthorKind.USER,
@@ -106,7 +108,7 @@ def receive_inbound_message(*, connection: ChannelConnection, inbound: InboundMe
                     platform_message_id=inbound.platform_message_id,
                     delivery_status=DeliveryStatus.RECEIVED,
                     ai_reply_state=(
-                        AIReplyState.PENDING if conversation.mode == ConversationMode.AI else AIReplyState.NONE
+                        AIReplyState.PENDING if ai_answers else AIReplyState.NONE
                     ),
                 )
         except IntegrityError:
@@ -119,7 +121,7 @@ def receive_inbound_message(*, connection: ChannelConnection, inbound: InboundMe
         Conversation.objects.filter(pk=conversation.pk).update(last_message_at=message.created_at)
         message.conversation = conversation
         events.publish_message_event(message)
-        if conversation.mode == ConversationMode.AI:
+        if ai_answers:
             enqueue_on_commit("conversations.tasks.run_agent_turn", message.pk)
     return InboundResult(message, created=True)
 
@@ -151,7 +153,7 @@ def answer_what_was_asked_while_queued(*, conversation: Conversation, since) -> 
         Message.objects.filter(conversation=conversation, author_kind=AuthorKind.USER, created_at__gte=since)
         .order_by("-created_at", "-pk").first()
     )
-    if latest is None:
-        return
+    if latest is None or conversation.connection.platform == Platform.API:
+        return  # on the API channel the customer's own agent picks the conversation up again
     Message.objects.filter(pk=latest.pk).update(ai_reply_state=AIReplyState.PENDING)
     enqueue_on_commit("conversations.tasks.run_agent_turn", latest.pk)

@@ -54,3 +54,11 @@ def api_data(keep_test_connection, api_conversation, agent_key, ana):
 @settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
 def test_get_endpoints_conform_to_the_schema(case, api_data):
     case.call_and_validate(headers=api_data, checks=[not_a_server_error, response_schema_conformance])
+
+
+@pytest.mark.django_db
+@schema.include(method="POST").parametrize()
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+def test_post_endpoints_never_fail_and_conform_to_the_schema(case, api_data):
+    """Random bodies and ids: refused with the documented error shape, never a 500."""
+    case.call_and_validate(headers=api_data, checks=[not_a_server_error, response_schema_conformance])

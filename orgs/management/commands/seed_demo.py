@@ -13,9 +13,9 @@ from channels_gateway.adapters.registry import WEBHOOK_SEGMENTS, adapter_for
 from channels_gateway.models import ChannelConnection, Platform
 from channels_gateway.selectors import webhook_url
 from conversations.models import AIAgent
-from orgs.models import Organization
+from orgs.models import ApiKey, ApiKeyRole, Organization
 from orgs.roles import Role
-from orgs.services import membership_set_role
+from orgs.services import api_key_create, api_key_revoke, membership_set_role
 
 DEMO_USERS = [
     # username, first name, last name, role, staff (Django admin)
@@ -25,6 +25,7 @@ DEMO_USERS = [
 ]
 
 
+DEMO_KEY_NAME = "Demo key"
 DEMO_PLATFORMS = [platform for platforms in WEBHOOK_SEGMENTS.values() for platform in platforms]
 
 
@@ -80,6 +81,7 @@ class Command(BaseCommand):
             defaults={"name": "Demo website", "config": {"demo": True, "allowed_origins": ["*"]}},
         )
         channels = [self._demo_channel(organization, agent, platform) for platform in DEMO_PLATFORMS]
+        api = self._demo_api(organization, agent)
         site = settings.SITE_URL
         report = {
             "organization": {"id": organization.pk, "name": organization.name, "plan": organization.plan},
@@ -90,6 +92,7 @@ class Command(BaseCommand):
                 "embed": f'<script src="{site}/widget.js" data-agent="{widget.key}" async></script>',
             },
             "channels": channels,
+            "api": api,
             "urls": {"demo": f"{site}/demo/", "inbox": f"{site}/inbox/", "admin": f"{site}/admin/"},
         }
         if options["json"]:
@@ -104,6 +107,21 @@ class Command(BaseCommand):
         self.stdout.write("  Play a platform (test credentials: seed_demo --json):")
         for channel in channels:
             self.stdout.write(f"    {channel['platform']:<12} {channel['webhook_url']}")
+
+    def _demo_api(self, organization, agent) -> dict:
+        """The API channel and a fresh agent key (the previous demo key is revoked): for
+        playing your own agent with curl."""
+        connection = ChannelConnection.objects.filter(organization=organization, platform=Platform.API,
+                                                      config__demo=True).first()
+        if connection is None:
+            connection = ChannelConnection.objects.create(
+                organization=organization, agent=agent, platform=Platform.API, name="Demo API agent",
+                config={"demo": True},
+            )
+        for old in ApiKey.objects.filter(organization=organization, name=DEMO_KEY_NAME, revoked_at__isnull=True):
+            api_key_revoke(api_key=old)
+        _, plaintext = api_key_create(organization=organization, name=DEMO_KEY_NAME, role=ApiKeyRole.AGENT)
+        return {"connection": connection.key, "key": plaintext, "base_url": f"{settings.SITE_URL}/api/v1/"}
 
     def _demo_channel(self, organization, agent, platform: str) -> dict:
         """One connection per platform with generated test credentials, kept across runs so a

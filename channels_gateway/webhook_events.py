@@ -49,9 +49,12 @@ def _conversation_ref(conversation) -> dict:
 
 def emit(*, organization_id: int, event_type: str, event_id: uuid.UUID, data: dict) -> list[WebhookDelivery]:
     """Store the event for each subscribed endpoint (once per endpoint) and send it on commit."""
-    endpoints = WebhookEndpoint.objects.filter(
-        organization_id=organization_id, is_active=True, events__contains=[event_type]
-    )
+    # Filtered here, not with a JSON `contains` lookup: the embedded default (SQLite) has none,
+    # and an org has a handful of endpoints.
+    endpoints = [
+        endpoint for endpoint in WebhookEndpoint.objects.filter(organization_id=organization_id, is_active=True)
+        if event_type in endpoint.events
+    ]
     envelope = {
         "id": str(event_id),
         "type": event_type,

@@ -114,7 +114,8 @@ class ApiIdempotencyKey(models.Model):
     api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="idempotency_keys")
     key = models.CharField(max_length=255)
     fingerprint = models.CharField(max_length=64)  # sha256 of method, path and body
-    response_status = models.PositiveSmallIntegerField()
+    # Null while the first request is still running: the row is the claim on the key.
+    response_status = models.PositiveSmallIntegerField(null=True)
     response_body = models.JSONField(default=dict)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -36,3 +36,25 @@ def test_rate_limit_is_per_key_with_retry_after(api, read_api, settings):
     assert int(response["Retry-After"]) > 0
     assert response.json()["error"]["code"] == "rate_limited"
     assert read_api.get(url).status_code == 200  # another key has its own budget
+
+
+def test_a_request_still_running_with_the_same_key_is_not_run_twice(api, api_conversation, agent_key):
+    url = reverse("api:conversation-escalate", args=[api_conversation.pk])
+    probe = api.post(url, {"reason": "x"}, format="json", HTTP_IDEMPOTENCY_KEY="probe")
+    request_print = ApiIdempotencyKey.objects.get(key="probe").fingerprint
+    HandoffSession.objects.all().delete()
+    # Another worker claimed "slow-1" for the very same request and has not answered yet.
+    ApiIdempotencyKey.objects.create(api_key=agent_key[0], key="slow-1", fingerprint=request_print)
+    response = api.post(url, {"reason": "x"}, format="json", HTTP_IDEMPOTENCY_KEY="slow-1")
+    assert response.status_code == 409 and response.json()["error"]["code"] == "idempotency_key_in_use"
+    assert not HandoffSession.objects.exists() and probe.status_code == 201
+
+
+def test_a_refused_request_gives_the_key_back(api, api_conversation):
+    url = reverse("api:conversation-escalate", args=[api_conversation.pk])
+    api_conversation.agent.handoff_enabled = False
+    api_conversation.agent.save()
+    assert api.post(url, {"reason": "x"}, format="json", HTTP_IDEMPOTENCY_KEY="k2").status_code == 409
+    api_conversation.agent.handoff_enabled = True
+    api_conversation.agent.save()
+    assert api.post(url, {"reason": "x"}, format="json", HTTP_IDEMPOTENCY_KEY="k2").status_code == 201

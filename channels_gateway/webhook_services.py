@@ -1,11 +1,15 @@
 """Sending stored webhook deliveries: signed POSTs, retried with backoff for a day."""
 
+import ipaddress
 import json
 import logging
+import socket
 import time
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import requests
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -56,9 +60,28 @@ def _claim(delivery_id: int) -> WebhookDelivery | None:
     return WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
 
 
+def private_address_reason(url: str) -> str:
+    """Why this URL must not be called from inside the installation, or "" if it may be.
+    An admin-typed URL could otherwise reach the database, Redis or a cloud metadata service."""
+    if settings.WEBHOOKS_ALLOW_PRIVATE_ADDRESSES:
+        return ""
+    host = urlsplit(url).hostname or ""
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except (socket.gaierror, UnicodeError):
+        return "The endpoint's host name does not resolve."
+    for address in addresses:
+        ip = ipaddress.ip_address(address.split("%")[0])
+        if ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast:
+            return "The endpoint resolves to a private address; webhooks only go to the public internet."
+    return ""
+
+
 def _post(endpoint: WebhookEndpoint, delivery: WebhookDelivery) -> tuple[int | None, str, str]:
     """(status code, response text, error). Errors are worded here: a requests error's text
     can carry the URL, and a URL can carry a token."""
+    if refused := private_address_reason(endpoint.url):
+        return None, "", refused
     body = body_of(delivery)
     headers = {
         "Content-Type": "application/json",

@@ -280,6 +280,9 @@ REST_FRAMEWORK = {
 }
 # Requests per API key; DRF rate syntax ("600/min", "10/s").
 API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "600/min")
+# Outbound webhooks refuse private, loopback and link-local addresses (no reaching the
+# database or a metadata service through an admin-typed URL) unless this is set.
+WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = env_bool("WEBHOOKS_ALLOW_PRIVATE_ADDRESSES", DEBUG)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Handoff API",
     "DESCRIPTION": "Conversations, messages and handoff sessions of one organization, with an org API key "

@@ -22,6 +22,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = os.environ.get("TEST_EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 WHITENOISE_USE_FINDERS = True
+WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = True  # the test receivers listen on 127.0.0.1
 ANTHROPIC_API_KEY = ""  # tests opt in to the fake Messages API server explicitly
 ANTHROPIC_BASE_URL = None
 ANTHROPIC_MAX_RETRIES = 1

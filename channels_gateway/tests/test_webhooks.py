@@ -113,7 +113,7 @@ def test_a_500_is_retried_with_backoff_and_each_attempt_recorded(conversation, d
         endpoint = endpoint_for(conversation.organization, receiver.url, events=["handoff.queued"])
         with django_capture_on_commit_callbacks(execute=True):
             handoff_escalate(conversation_id=conversation.pk, trigger=HandoffTrigger.API)
-        delivery = WebhookDelivery.objects.get(endpoint=endpoint)
+        delivery = WebhookDelivery.objects.get(endpoint=endpoint, event_type="handoff.queued")
         assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("pending", 1, 500)
         assert timedelta(seconds=9) < delivery.next_attempt_at - timezone.now() <= timedelta(seconds=10)
         assert deliver_webhook(delivery.pk) == "skipped"  # not due yet
@@ -140,7 +140,7 @@ def test_an_unreachable_endpoint_is_retried_then_failed_after_a_day(
                             events=["handoff.queued"])
     with django_capture_on_commit_callbacks(execute=True):
         handoff_escalate(conversation_id=conversation.pk, trigger=HandoffTrigger.API)
-    delivery = WebhookDelivery.objects.get(endpoint=endpoint)
+    delivery = WebhookDelivery.objects.get(endpoint=endpoint, event_type="handoff.queued")
     assert delivery.status == "pending"
     assert delivery.last_error == "The endpoint could not be reached."
     assert delivery.last_status_code is None
@@ -159,7 +159,7 @@ def test_replay_sends_the_same_event_id_again(conversation, receiver, django_cap
     endpoint = endpoint_for(conversation.organization, receiver.url, events=["handoff.queued"])
     with django_capture_on_commit_callbacks(execute=True):
         handoff_escalate(conversation_id=conversation.pk, trigger=HandoffTrigger.API)
-    delivery = WebhookDelivery.objects.get(endpoint=endpoint)
+    delivery = WebhookDelivery.objects.get(endpoint=endpoint, event_type="handoff.queued")
     with django_capture_on_commit_callbacks(execute=True):
         webhook_replay(delivery=delivery)
     delivery.refresh_from_db()
@@ -240,3 +240,22 @@ def test_round_trip_through_the_api_channel_with_no_platform(agent, ana, receive
     outbound = Message.objects.filter(conversation=session.conversation).exclude(author_kind="user")
     assert {message.delivery_status for message in outbound} == {"sent"}
     assert not WebhookDelivery.objects.exclude(status="sent").exists()
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:6379/", "http://localhost/", "http://10.1.2.3/x",
+                                 "http://169.254.169.254/latest/meta-data/", "http://[::1]/"])
+def test_webhooks_never_reach_private_addresses_in_production(url, settings):
+    from channels_gateway.webhook_services import private_address_reason
+
+    settings.WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = False
+    assert "private address" in private_address_reason(url)
+
+
+def test_a_private_endpoint_fails_its_delivery_with_the_reason(conversation, settings,
+                                                                django_capture_on_commit_callbacks):
+    settings.WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = False
+    endpoint = endpoint_for(conversation.organization, "http://127.0.0.1:9")
+    with django_capture_on_commit_callbacks(execute=True):
+        handoff_escalate(conversation_id=conversation.pk, trigger=HandoffTrigger.GUARD, reason="human")
+    delivery = WebhookDelivery.objects.get(endpoint=endpoint, event_type="handoff.queued")
+    assert "private address" in delivery.last_error and delivery.last_status_code is None

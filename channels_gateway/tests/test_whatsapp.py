@@ -16,12 +16,10 @@ from django.utils import timezone
 from channels_gateway.adapters.meta_webhooks import sign
 from channels_gateway.adapters.registry import adapter_for
 from channels_gateway.models import Platform
-from channels_gateway.services import deliver_message
-from channels_gateway.tests.delivery import try_again_now
+from channels_gateway.tests.delivery import reply, try_again_now, user_last_wrote
 from channels_gateway.tests.factories import ChannelConnectionFactory
 from channels_gateway.tests.round_trip import Channel, run_round_trip
 from conversations.models import AuthorKind, Contact, Conversation, Message
-from conversations.services.messages import post_message_to_contact
 from tests.fakes.meta_graph_api import FakeGraphAPI, dumps, graph_error, whatsapp_error
 from tests.fakes.odd_payloads import check_instead_of_storing, odd_variants
 
@@ -290,16 +288,8 @@ def conversation_with(client, connection, *, sender: str = WA_ID, hours_ago: flo
     """A conversation whose user last wrote `hours_ago` (no AI turn runs: nothing is committed)."""
     post(client, connection, text_payload("Where is my order?", sender=sender))
     conversation = Conversation.objects.get(connection=connection, external_thread_id=sender)
-    Message.objects.filter(conversation=conversation, author_kind=AuthorKind.USER).update(
-        created_at=timezone.now() - timedelta(hours=hours_ago))
+    user_last_wrote(conversation, hours_ago=hours_ago)
     return conversation
-
-
-def reply(conversation, text, *, kind=AuthorKind.TEAMMATE, user=None) -> Message:
-    message = post_message_to_contact(conversation=conversation, author_kind=kind, text=text, author_user=user)
-    deliver_message(message_id=message.pk)
-    message.refresh_from_db()
-    return message
 
 
 def test_a_429_with_retry_after_waits_at_least_that_long_then_delivers(client, whatsapp, graph, ana):

@@ -503,7 +503,7 @@ class GoogleChatAdapter(ChannelAdapter):
             "type": "service_account",
             "project_id": "handoff-demo",
             "private_key_id": secrets.token_hex(20),
-            "private_key": _private_pem(app_key),
+            "private_key": private_key_pem(app_key),
             "client_email": "handoff-demo@demo.iam.gserviceaccount.com",
             "client_id": str(10**20 + secrets.randbelow(9 * 10**20)),
             "token_uri": settings.GOOGLE_OAUTH_TOKEN_URL,
@@ -511,7 +511,7 @@ class GoogleChatAdapter(ChannelAdapter):
         config = {
             "audience": str(10**11 + secrets.randbelow(9 * 10**11)),  # a 12-digit "project number"
             "demo_chat_key_id": secrets.token_hex(20),
-            "demo_chat_signing_key_pem": _private_pem(chat_key),
+            "demo_chat_signing_key_pem": private_key_pem(chat_key),
             "demo_chat_cert_pem": self_signed_certificate_pem(chat_key, CHAT_ISSUER),
         }
         return {"service_account_json": json.dumps(service_account_info)}, config
@@ -535,7 +535,7 @@ class GoogleChatAdapter(ChannelAdapter):
         return side
 
 
-def _private_pem(key: rsa.RSAPrivateKey) -> str:
+def private_key_pem(key: rsa.RSAPrivateKey) -> str:
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()

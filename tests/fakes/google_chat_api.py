@@ -33,11 +33,10 @@ from collections import deque
 import google.auth.crypt
 import google.auth.exceptions
 import google.auth.jwt
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
+from channels_gateway.adapters.google_chat import private_key_pem, self_signed_certificate_pem
 from tests.fakes.http_server import FakeServer, RecordedRequest, Reply
 
 CHAT_ISSUER = "chat@system.gserviceaccount.com"
@@ -88,25 +87,6 @@ def new_rsa_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
-def private_pem(key: rsa.RSAPrivateKey) -> str:
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-
-
-def certificate_pem(key: rsa.RSAPrivateKey, common_name: str) -> str:
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
-    return certificate.public_bytes(serialization.Encoding.PEM).decode()
-
-
 class ChatSigner:
     """Plays Google Chat's side: signs bearer tokens (RS256, google-auth's RSASigner and
     jwt.encode) with a key whose self-signed certificate the fake serves by key id."""
@@ -116,8 +96,8 @@ class ChatSigner:
         self.issuer = issuer
         self.key = key or new_rsa_key()
         self.key_id = key_id or secrets.token_hex(20)
-        self.private_key_pem = private_pem(self.key)
-        self.certificate_pem = certificate_pem(self.key, issuer)
+        self.private_key_pem = private_key_pem(self.key)
+        self.certificate_pem = self_signed_certificate_pem(self.key, issuer, days=30)
         # From the key object: parsing a PEM private key again for every token is slow.
         self._signer = google.auth.crypt.RSASigner(self.key, key_id=self.key_id)
 
@@ -134,7 +114,7 @@ def service_account_info(*, client_email: str = "handoff-test@handoff-test.iam.g
         "type": "service_account",
         "project_id": "handoff-test",
         "private_key_id": secrets.token_hex(20),
-        "private_key": private_pem(key or new_rsa_key()),
+        "private_key": private_key_pem(key or new_rsa_key()),
         "client_email": client_email,
         "client_id": "1" + "".join(str(secrets.randbelow(10)) for _ in range(20)),
         "auth_uri": "https://accounts.google.com/o/oauth2/auth",

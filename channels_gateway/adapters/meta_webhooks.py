@@ -18,7 +18,6 @@ rate-limit code, so the adapters decide on the code, not the status (`graph_post
 import hashlib
 import hmac
 import json
-import math
 from dataclasses import dataclass
 
 import requests
@@ -30,7 +29,7 @@ from channels_gateway.adapters.base import (
     RetryableDeliveryError,
     WebhookRejected,
 )
-from channels_gateway.adapters.platform_http import call_platform, json_object, retry_after_seconds
+from channels_gateway.adapters.platform_http import call_platform, finite_number, json_object, retry_after_seconds
 from channels_gateway.adapters.webhook_body import json_object_body, raw_body, skipped
 from channels_gateway.models import ChannelConnection
 
@@ -184,23 +183,13 @@ def business_use_case_wait(response: requests.Response) -> float | None:
     except (ValueError, RecursionError):
         return None
     minutes = [
-        _finite(item.get("estimated_time_to_regain_access"))
+        finite_number(item.get("estimated_time_to_regain_access"))
         for items in (usage.values() if isinstance(usage, dict) else [])
         for item in (items if isinstance(items, list) else [])
         if isinstance(item, dict)
     ]
     longest = max((value for value in minutes if value is not None), default=0.0)
     return longest * 60 if longest > 0 else None
-
-
-def _finite(value) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:
-        return None
-    return number if math.isfinite(number) else None
 
 
 def _int(value) -> int | None:

@@ -54,17 +54,25 @@ def json_object(response: requests.Response) -> dict:
     return body if isinstance(body, dict) else {}
 
 
-def _retry_after_in_body(response: requests.Response) -> float | None:
-    body = json_object(response)
-    parameters = body.get("parameters")
-    value = body.get("retry_after", parameters.get("retry_after") if isinstance(parameters, dict) else None)
+def finite_number(value) -> float | None:
+    """A JSON number as a finite float; None for anything else (bools, strings, NaN, inf,
+    an integer too large for a float). Platforms' payloads are not trusted to be sane."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     try:
-        seconds = float(value)
-    except OverflowError:  # an integer too large for a float
+        number = float(value)
+    except OverflowError:
         return None
-    return max(0.0, seconds) if math.isfinite(seconds) else None
+    return number if math.isfinite(number) else None
+
+
+def _retry_after_in_body(response: requests.Response) -> float | None:
+    body = json_object(response)
+    parameters = body.get("parameters")
+    seconds = finite_number(
+        body.get("retry_after", parameters.get("retry_after") if isinstance(parameters, dict) else None)
+    )
+    return None if seconds is None else max(0.0, seconds)
 
 
 def call_platform(platform_name: str, method: str, url: str, **kwargs) -> requests.Response:

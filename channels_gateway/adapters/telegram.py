@@ -15,7 +15,6 @@ that could carry one, ever reaches a delivery reason or a log line.
 
 import hmac
 import logging
-import math
 import re
 import secrets
 
@@ -34,7 +33,13 @@ from channels_gateway.adapters.base import (
     WebhookRejected,
 )
 from channels_gateway.adapters.message_parts import send_in_parts, split_message, utf16_length
-from channels_gateway.adapters.platform_http import TIMEOUT, TYPING_TIMEOUT, call_platform, json_object
+from channels_gateway.adapters.platform_http import (
+    TIMEOUT,
+    TYPING_TIMEOUT,
+    call_platform,
+    finite_number,
+    json_object,
+)
 from channels_gateway.adapters.webhook_body import json_object_body, raw_body, skipped
 from channels_gateway.models import ChannelConnection, Platform
 
@@ -79,18 +84,8 @@ def _document(value: dict) -> str:
     return f"[File: {name}]" if name else "[File]"
 
 
-def _coordinate(value) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:  # an integer too large for a float
-        return None
-    return number if math.isfinite(number) else None
-
-
 def _location(value: dict) -> str:
-    latitude, longitude = _coordinate(value.get("latitude")), _coordinate(value.get("longitude"))
+    latitude, longitude = finite_number(value.get("latitude")), finite_number(value.get("longitude"))
     if latitude is not None and longitude is not None:
         return f"[Location {latitude:.5f}, {longitude:.5f}]"
     return "[Location]"

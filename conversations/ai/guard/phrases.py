@@ -85,7 +85,9 @@ def _union(fragments: list[str]) -> re.Pattern[str]:
     return re.compile("|".join(f"(?:{fragment})" for fragment in fragments))
 
 
-def _closing_paren(text: str, start: int) -> int | None:
+def _outside_escapes_and_classes(text: str, start: int = 0):
+    """(index, char, depth) for each regex character that is neither escaped nor inside a
+    [...] class; depth is how many groups are open before it."""
     depth, i, in_class = 0, start, False
     while i < len(text):
         char = text[i]
@@ -96,38 +98,22 @@ def _closing_paren(text: str, start: int) -> int | None:
             in_class = char != "]"
         elif char == "[":
             in_class = True
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-            if depth == 0:
-                return i
+        else:
+            yield i, char, depth
+            if char == "(":
+                depth += 1
+            elif char == ")":
+                depth -= 1
         i += 1
-    return None
+
+
+def _closing_paren(text: str, start: int) -> int | None:
+    return next((i for i, char, depth in _outside_escapes_and_classes(text, start) if char == ")" and depth == 1),
+                None)
 
 
 def _top_level_split(text: str) -> list[str]:
-    parts, depth, current, i, in_class = [], 0, [], 0, False
-    while i < len(text):
-        char = text[i]
-        if char == "\\":
-            current.append(text[i:i + 2])
-            i += 2
-            continue
-        if in_class:
-            in_class = char != "]"
-        elif char == "[":
-            in_class = True
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-        elif char == "|" and depth == 0:
-            parts.append("".join(current))
-            current = []
-            i += 1
-            continue
-        current.append(char)
-        i += 1
-    parts.append("".join(current))
-    return parts
+    """The alternatives of `text` split at its top-level `|`."""
+    cuts = [i for i, char, depth in _outside_escapes_and_classes(text) if char == "|" and depth == 0]
+    bounds = [-1, *cuts, len(text)]
+    return [text[left + 1:right] for left, right in zip(bounds, bounds[1:])]

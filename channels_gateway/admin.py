@@ -74,6 +74,8 @@ class ChannelConnectionAdmin(OrgScopedAdmin, admin.ModelAdmin):
         names = adapter_for(obj.platform).secret_fields
         if not names:
             return "None needed"
+        if not obj.secrets_readable:
+            return "Stored, but the configured FIELD_ENCRYPTION_KEYS cannot decrypt them: type them again"
         return ", ".join(f"{name}: {'set' if obj.secrets.get(name) else 'missing'}" for name in names)
 
     @admin.display(description="On the platform's side")

@@ -31,7 +31,7 @@ class ChannelConnectionForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        stored_secrets = self.instance.secrets or {}
+        stored_secrets = self.stored_secrets()
         stored_config = self.instance.config or {}
         same_platform = self.instance.pk is not None
         for platform in ADAPTER_PATHS:
@@ -39,12 +39,16 @@ class ChannelConnectionForm(forms.ModelForm):
             label = Platform(platform).label
             for name, help_text in adapter.secret_fields.items():
                 is_set = same_platform and self.instance.platform == platform and bool(stored_secrets.get(name))
+                if same_platform and self.instance.platform == platform and not self.instance.secrets_readable:
+                    state = "Stored, but the configured FIELD_ENCRYPTION_KEYS cannot decrypt it: type it again."
+                else:
+                    state = "Set; leave blank to keep it." if is_set else "Not set."
                 self.fields[secret_field_name(platform, name)] = forms.CharField(
                     label=f"{label}: {name}",
                     required=False,
                     strip=True,
                     widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-                    help_text=f"{help_text} {'Set; leave blank to keep it.' if is_set else 'Not set.'}",
+                    help_text=f"{help_text} {state}",
                 )
             for name, help_text in adapter.config_fields.items():
                 current = stored_config.get(name, "") if self.instance.platform == platform else ""
@@ -70,9 +74,15 @@ class ChannelConnectionForm(forms.ModelForm):
             keeps_secrets = self.instance.pk is not None and self.instance.platform == platform
             for name in adapter_for(platform).secret_fields:
                 typed = cleaned.get(secret_field_name(platform, name))
-                if not typed and not (keeps_secrets and (self.instance.secrets or {}).get(name)):
+                if not typed and not (keeps_secrets and self.stored_secrets().get(name)):
                     self.add_error(secret_field_name(platform, name), "Required for this platform.")
         return cleaned
+
+    def stored_secrets(self) -> dict:
+        """What is stored, to tell "set" from "missing"; nothing when no key decrypts it."""
+        if not self.instance.secrets_readable:
+            return {}
+        return self.instance.secrets or {}
 
     def chosen_platform(self) -> str | None:
         # Fixed (read-only) once the connection exists.

@@ -354,6 +354,9 @@ def active_bots(*, include_demo: bool = False) -> dict[str, int]:
 
     bots: dict[str, int] = {}
     for connection in ChannelConnection.objects.filter(platform=Platform.DISCORD, is_active=True).order_by("pk"):
+        if not connection.secrets_readable:  # one wrong key must not keep the other bots offline
+            logger.error("Discord connection %s: its credentials cannot be decrypted; not connecting", connection.pk)
+            continue
         token = (connection.secrets or {}).get("bot_token")
         if not token or (connection.config.get("demo") and not include_demo):
             continue

@@ -2,6 +2,8 @@ import secrets
 
 from django.db import models
 
+from channels_gateway.encrypted_fields import EncryptedJSONField, Unreadable
+
 
 class Platform(models.TextChoices):
     WIDGET = "widget", "Web widget"
@@ -30,8 +32,9 @@ class ChannelConnection(models.Model):
     # Non-secret settings, e.g. the widget's allowed origins.
     config = models.JSONField(default=dict, blank=True)
     # Credentials (bot tokens, signing secrets): write-only. Admin forms never render them,
-    # payloads and logs never include them; only the adapter reads them.
-    secrets = models.JSONField(default=dict, blank=True, editable=False)
+    # payloads and logs never include them; only the adapter reads them. Encrypted at rest
+    # (FIELD_ENCRYPTION_KEYS): the column holds one Fernet token for the whole object.
+    secrets = EncryptedJSONField(default=dict, blank=True, editable=False)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -43,6 +46,11 @@ class ChannelConnection(models.Model):
 
     def __repr__(self) -> str:  # never the secrets, even in a traceback's locals
         return f"<ChannelConnection {self.pk} {self.platform} {self.key}>"
+
+    @property
+    def secrets_readable(self) -> bool:
+        """False when none of the configured keys decrypts the stored credentials."""
+        return not isinstance(self.__dict__.get("secrets"), Unreadable)
 
 
 # Outbound webhooks live in their own module; imported here so Django finds the models.

@@ -7,6 +7,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from channels_gateway.adapters.base import WebhookRejected
 from channels_gateway.adapters.registry import adapter_for, platforms_for_segment
+from channels_gateway.encryption import CredentialsUnreadable
 from channels_gateway.selectors import webhook_connection
 from channels_gateway.services import receive_webhook_messages
 
@@ -36,6 +37,12 @@ def platform_webhook(request, segment: str, key: str):
     except WebhookRejected as rejected:
         logger.info("Rejected a %s webhook for connection %s: %s", segment, connection.pk, rejected.reason)
         return JsonResponse({"error": rejected.reason}, status=rejected.status)
+    except CredentialsUnreadable:
+        # A key missing or rotated wrongly: nothing can be verified, and it is not the platform's
+        # fault. 503, so the platform delivers it again once the key is back.
+        logger.error("Could not take a %s webhook for connection %s: its credentials cannot be decrypted "
+                     "with the configured FIELD_ENCRYPTION_KEYS", segment, connection.pk)
+        return JsonResponse({"error": "try_again"}, status=503, headers={"Retry-After": "60"})
     except Exception:
         # Nothing was acknowledged: the platform delivers it again, and storing is idempotent.
         logger.exception("Could not take a %s webhook for connection %s", segment, connection.pk)

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from channels_gateway.encryption import CredentialsUnreadable
 from channels_gateway.webhook_signing import EVENT_ID_HEADER, EVENT_TYPE_HEADER, SIGNATURE_HEADER, signature_header
 from channels_gateway.webhooks import (
     WebhookAttempt,
@@ -83,10 +84,15 @@ def _post(endpoint: WebhookEndpoint, delivery: WebhookDelivery) -> tuple[int | N
     if refused := private_address_reason(endpoint.url):
         return None, "", refused
     body = body_of(delivery)
+    try:
+        signature = signature_header(endpoint.secret, body)
+    except CredentialsUnreadable:  # tried again until the key is back or the day is over
+        logger.error("Webhook endpoint %s: its signing secret cannot be decrypted", endpoint.pk)
+        return None, "", "The signing secret cannot be decrypted with the configured FIELD_ENCRYPTION_KEYS."
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "Handoff-Webhooks/1",
-        SIGNATURE_HEADER: signature_header(endpoint.secret, body),
+        SIGNATURE_HEADER: signature,
         EVENT_ID_HEADER: str(delivery.event_id),
         EVENT_TYPE_HEADER: delivery.event_type,
     }

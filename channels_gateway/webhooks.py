@@ -10,6 +10,8 @@ from datetime import timedelta
 
 from django.db import models
 
+from channels_gateway.encrypted_fields import EncryptedTextField, Unreadable
+
 
 class WebhookEvent(models.TextChoices):
     HANDOFF_QUEUED = "handoff.queued", "handoff.queued"
@@ -38,7 +40,8 @@ class WebhookEndpoint(models.Model):
     organization = models.ForeignKey("orgs.Organization", on_delete=models.CASCADE, related_name="webhook_endpoints")
     url = models.URLField(max_length=500, help_text="Where events are POSTed (https in production).")
     # The receiver's verification key: generated, shown in full once when created or rotated.
-    secret = models.CharField(max_length=100, default=new_webhook_secret, editable=False)
+    # Encrypted at rest (FIELD_ENCRYPTION_KEYS): we need it back to sign, so it cannot be hashed.
+    secret = EncryptedTextField(default=new_webhook_secret, editable=False)
     events = models.JSONField(default=all_events, help_text="The event types sent to this endpoint.")
     description = models.CharField(max_length=200, blank=True)
     is_active = models.BooleanField(default=True)
@@ -55,6 +58,8 @@ class WebhookEndpoint(models.Model):
 
     @property
     def masked_secret(self) -> str:
+        if isinstance(self.__dict__.get("secret"), Unreadable):
+            return "unreadable with the configured FIELD_ENCRYPTION_KEYS: rotate it"
         return f"{self.secret[:10]}…{self.secret[-4:]}" if self.secret else ""
 
 

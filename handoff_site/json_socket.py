@@ -20,5 +20,5 @@ class JsonSocketConsumer(AsyncJsonWebsocketConsumer):
     async def decode_json(cls, text_data):
         try:
             return await super().decode_json(text_data)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than json.loads follows
             return None

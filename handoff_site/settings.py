@@ -8,6 +8,7 @@ web and worker processes. Production sets DATABASE_URL and REDIS_URL.
 import os
 import secrets
 import warnings
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -48,6 +49,10 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+# Fernet keys, comma-separated, newest first: the first encrypts channel credentials and
+# webhook signing secrets at rest, all of them decrypt (rotation: channels_gateway.encryption).
+# Unset: a key derived from SECRET_KEY, with a warning at startup outside DEBUG and the demo.
+FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 # Behind a load balancer that terminates TLS and sets X-Forwarded-Proto.
 if env_bool("TRUST_X_FORWARDED_PROTO"):
@@ -70,6 +75,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "guardian",
     "django_q",
+    "axes",
     "orgs",
     "billing",
     "conversations",
@@ -78,7 +84,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: a database outage anywhere below answers 503 with Retry-After, never 500.
+    "handoff_site.database_outage.DatabaseOutageMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -86,6 +95,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as axes requires: turns a locked-out log-in into handoff_site.login_attempts' page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "handoff_site.urls"
@@ -110,7 +121,10 @@ TEMPLATES = [
 # --- Database -------------------------------------------------------------------------
 
 DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{EMBEDDED_DATA_DIR / 'handoff.sqlite3'}"
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "0")))}
+# Health checks: a persistent connection that died with a database restart is replaced at
+# the next request instead of failing it.
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "0")),
+                                             conn_health_checks=True)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     EMBEDDED_DATA_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES["default"]["OPTIONS"] = {
@@ -119,6 +133,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+elif env_bool("DB_POOL"):
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps the connections instead
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 2, "max_size": int(os.environ.get("DB_POOL_MAX_SIZE", "10")), "timeout": 10,
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -131,7 +150,9 @@ if REDIS_URL:
         "default": {
             "BACKEND": os.environ.get("CHANNEL_LAYER_BACKEND", "channels_redis.core.RedisChannelLayer"),
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # redis-py's default 5 s read timeout equals channels-redis's 5 s blocking pop:
+                # an idle socket's consumer would die with a TimeoutError every few seconds.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 5}],
                 "prefix": CHANNEL_LAYER_PREFIX,
                 "capacity": int(os.environ.get("CHANNEL_LAYER_CAPACITY", "1000")),
                 "expiry": 60,
@@ -166,6 +187,7 @@ if env_bool("Q_SYNC"):
 # --- Auth, permissions ----------------------------------------------------------------
 
 AUTHENTICATION_BACKENDS = [
+    "handoff_site.login_attempts.LoginAttemptsBackend",  # first: refuses locked-out log-ins
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -183,6 +205,51 @@ AUTH_PASSWORD_VALIDATORS = [
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG and SITE_URL.startswith("https"))
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# Log-in attempts (django-axes, handoff_site.login_attempts): after LOGIN_FAILURE_LIMIT failures
+# for one username from one address, that pair is refused for LOGIN_LOCKOUT_MINUTES (the login
+# page says so, 429). Per pair, so nobody can lock a teammate out from elsewhere. Counted in the
+# database: shared by every web process, and it works on the embedded SQLite as well.
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "handoff_site.login_attempts.lockout_response"
+AXES_DISABLE_ACCESS_LOG = True  # failures are what matter; a row per successful log-in only grows
+
+# --- Security headers -------------------------------------------------------------------
+# HSTS goes only on HTTPS responses (SecurityMiddleware asks request.is_secure(): TLS at daphne,
+# or TRUST_X_FORWARDED_PROTO behind a proxy), so plain-http development never pins a host.
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000" if SITE_URL.startswith("https://") else "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS")
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT")
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # the load balancer's probe speaks plain http
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# No page of ours is ever framed: the widget is a script and a websocket on the customer's
+# page (a shadow root, no iframe), so both framing headers forbid it everywhere.
+X_FRAME_OPTIONS = "DENY"
+# django-csp: every script is one of our files (no inline script, no eval anywhere: the
+# templates, inbox.js, widget.js, Django admin and Swagger UI's split view), so injected markup
+# can never run. Inline styles stay allowed: the templates' <style> blocks, the widget's
+# shadow-root <style> on the demo page, admin and Swagger UI use them, and CSS cannot run code.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],  # fetch and the same-origin ws(s):// sockets
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        **({"report-uri": [os.environ["CSP_REPORT_URI"]]} if os.environ.get("CSP_REPORT_URI") else {}),
+    },
+}
 
 # --- Internationalisation, static -----------------------------------------------------
 
@@ -238,6 +305,13 @@ ANTHROPIC_MAX_RETRIES = int(os.environ.get("ANTHROPIC_MAX_RETRIES", "2"))
 # Every client's API base URL is a setting, so a test or a staging setup can point it at a
 # fake server. Credentials are per connection (ChannelConnection.secrets), not settings.
 
+# A platform call waits this long for an answer (connecting: 3 s): a hanging platform
+# holds a worker no longer, and the reply is retried with backoff.
+PLATFORM_READ_TIMEOUT_SECONDS = float(os.environ.get("PLATFORM_READ_TIMEOUT_SECONDS", "15"))
+# A delivery attempt whose worker died (killed, machine lost) is taken up again this long
+# after it started, by the minute sweep: longer than an attempt runs, short enough that the
+# reply still goes out within minutes (and within Discord's nonce window).
+DELIVERY_LEASE_SECONDS = int(os.environ.get("DELIVERY_LEASE_SECONDS", "120"))
 TELEGRAM_API_BASE_URL = os.environ.get("TELEGRAM_API_BASE_URL", "https://api.telegram.org").rstrip("/")
 SLACK_API_BASE_URL = os.environ.get("SLACK_API_BASE_URL", "https://slack.com/api").rstrip("/")
 META_GRAPH_BASE_URL = os.environ.get("META_GRAPH_BASE_URL", "https://graph.facebook.com/v21.0").rstrip("/")

@@ -4,13 +4,23 @@ Override DATABASE_URL / REDIS_URL to point elsewhere. Each pytest-xdist worker g
 its own database (pytest-django) and its own channel-layer prefix and task queue.
 """
 
+import base64
 import os
 import secrets
 
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/handoff")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
 os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
+# A Fernet key of the run's own, in the environment so the worker and web processes a test
+# starts (tests/cluster.py, tests/browser/live.py) decrypt what this process stored.
+os.environ.setdefault("FIELD_ENCRYPTION_KEYS", base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
 _worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+# pytest-xdist's workers inherit the controller's environment, names included: a name made for
+# another pytest process is not this one's (the processes a test starts keep their parent's).
+for _variable in ("CHANNEL_LAYER_PREFIX", "Q_CLUSTER_NAME"):
+    if os.environ.get(_variable, "").startswith("handoff-test-") \
+            and not os.environ[_variable].startswith(f"handoff-test-{_worker}-"):
+        del os.environ[_variable]
 os.environ.setdefault("CHANNEL_LAYER_PREFIX", f"handoff-test-{_worker}-{secrets.token_hex(3)}")
 os.environ.setdefault("Q_CLUSTER_NAME", f"handoff-test-{_worker}-{secrets.token_hex(3)}")
 

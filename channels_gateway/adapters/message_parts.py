@@ -10,8 +10,9 @@ _BREAKS = [re.compile(r"\n\s*\n"), re.compile(r"\n"), re.compile(r"(?<=[.!?â€¦ã€
 
 
 def utf16_length(text: str) -> int:
-    """Telegram and Discord-style limits count UTF-16 code units, not code points."""
-    return len(text.encode("utf-16-le")) // 2
+    """Telegram and Discord-style limits count UTF-16 code units, not code points. A lone
+    surrogate (a platform's JSON may escape one) is one unit too, not an encoding error."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def utf8_length(text: str) -> int:

@@ -93,7 +93,8 @@ class SlackAdapter(ChannelAdapter):
         kind = payload.get("type")
         if kind == "url_verification":
             challenge = payload.get("challenge")
-            if not isinstance(challenge, str) or not challenge:
+            # Slack's challenge is ASCII; anything else could not even be encoded into the answer.
+            if not isinstance(challenge, str) or not challenge or not challenge.isascii():
                 raise WebhookRejected(400, "url_verification without a challenge")
             return WebhookOutcome(response=HttpResponse(challenge, content_type="text/plain"))
         if kind != "event_callback":

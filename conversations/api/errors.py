@@ -2,11 +2,12 @@
 
 import logging
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
+from handoff_site.database_outage import API_OUTAGE_ERROR, OUTAGE_HEADERS, is_database_outage
 from handoff_site.errors import DomainError
 
 logger = logging.getLogger(__name__)
@@ -37,6 +38,9 @@ def _message(detail) -> str:
 def api_exception_handler(exc, context):
     if isinstance(exc, DomainError):
         return Response({"error": exc.as_dict()}, status=exc.http_status)
+    if isinstance(exc, RequestDataTooBig):  # over DATA_UPLOAD_MAX_MEMORY_SIZE: sending it again will not help
+        return Response(error_body("too_large", "The request body is too large."),
+                        status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
@@ -61,6 +65,8 @@ def api_exception_handler(exc, context):
         if code is None:
             code = exc.get_codes() if isinstance(exc.get_codes(), str) else exc.default_code
         return Response(error_body(code, message, **details), status=exc.status_code, headers=headers)
+    if is_database_outage(exc):  # the client tries again shortly, as with any 503
+        return Response(API_OUTAGE_ERROR, status=status.HTTP_503_SERVICE_UNAVAILABLE, headers=dict(OUTAGE_HEADERS))
     logger.exception("Unhandled error in the REST API", exc_info=exc)
     return Response(error_body("server_error", "Something went wrong on our side."),
                     status=status.HTTP_500_INTERNAL_SERVER_ERROR)

@@ -1,5 +1,5 @@
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from conversations.api import views
 
@@ -21,5 +21,6 @@ urlpatterns = [
     path("handoffs/<int:session_id>/cancel/", views.HandoffCancelView.as_view(), name="handoff-cancel"),
     path("teammates/", views.TeammateListView.as_view(), name="teammate-list"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    # The split view serves Swagger UI's start-up script as a file (?script), not inline: the CSP allows no inline script.
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
 ]

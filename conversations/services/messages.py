@@ -1,8 +1,9 @@
 """Messages in and out. Every message to a contact is stored first, then delivered by the worker."""
 
+import re
 from dataclasses import dataclass, replace
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from channels_gateway.adapters.base import InboundMessage
@@ -24,6 +25,17 @@ MAX_INBOUND_TEXT = 20_000
 MAX_IDENTIFIER = 255  # the columns' width
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def storable_text(text: str) -> str:
+    """Text PostgreSQL can hold. It refuses NUL, and a lone surrogate (JSON may escape one,
+    "\\ud800"; Python decodes it) cannot be encoded as UTF-8 at all: both would make the insert
+    fail, and a platform retry a refused message forever, which is worse than losing an
+    invisible character or showing U+FFFD for half an emoji."""
+    return _LONE_SURROGATE.sub("\ufffd", text.replace("\x00", ""))
+
+
 @dataclass(frozen=True)
 class InboundResult:
     message: Message
@@ -36,22 +48,42 @@ def _contact_for(connection: ChannelConnection, inbound: InboundMessage) -> Cont
         external_id=inbound.contact_external_id,
         defaults={"organization_id": connection.organization_id, "display_name": inbound.contact_name[:255]},
     )
-    if not created and inbound.contact_name and contact.display_name != inbound.contact_name[:255]:
-        contact.display_name = inbound.contact_name[:255]
-        contact.save(update_fields=["display_name"])
+    if not created:
+        _keep_display_name(contact, inbound)
     return contact
 
 
-def _conversation_for(connection: ChannelConnection, contact: Contact, thread_id: str) -> Conversation:
-    conversation, _ = Conversation.objects.get_or_create(
-        connection=connection,
-        external_thread_id=thread_id,
-        defaults={
-            "organization_id": connection.organization_id,
-            "agent_id": connection.agent_id,
-            "contact": contact,
-        },
-    )
+def _keep_display_name(contact: Contact, inbound: InboundMessage) -> None:
+    if inbound.contact_name and contact.display_name != inbound.contact_name[:255]:
+        contact.display_name = inbound.contact_name[:255]
+        contact.save(update_fields=["display_name"])
+
+
+def _locked_conversation(connection: ChannelConnection, inbound: InboundMessage) -> Conversation:
+    """The thread's conversation with its contact, row-locked: the mode decides who answers,
+    so it is read under the lock escalate/resolve/expire take, and a message arriving
+    mid-transition is never left for nobody. The lock also serialises deliveries of one
+    thread, so the duplicate check below needs no savepoint.
+
+    An ongoing conversation (nearly every message) is one query; a new thread or another
+    sender in a shared thread takes the longer way."""
+    locked = Conversation.objects.select_for_update(no_key=True, of=("self",)).select_related("contact")
+    conversation = locked.filter(connection=connection, external_thread_id=inbound.thread_id).first()
+    if conversation is not None and conversation.contact.external_id == inbound.contact_external_id:
+        _keep_display_name(conversation.contact, inbound)
+        return conversation
+    contact = _contact_for(connection, inbound)
+    if conversation is None:
+        conversation, _ = Conversation.objects.get_or_create(
+            connection=connection,
+            external_thread_id=inbound.thread_id,
+            defaults={
+                "organization_id": connection.organization_id,
+                "agent_id": connection.agent_id,
+                "contact": contact,
+            },
+        )
+        conversation = locked.get(pk=conversation.pk)
     return conversation
 
 
@@ -61,15 +93,13 @@ def receive_inbound_message(*, connection: ChannelConnection, inbound: InboundMe
     Idempotent on (conversation, platform message id): a redelivery returns the stored
     message with created=False and triggers nothing.
     """
-    # PostgreSQL text cannot hold NUL; a platform retrying a refused message forever is worse
-    # than losing an invisible character.
     inbound = replace(
         inbound,
-        text=inbound.text.replace("\x00", ""),
-        contact_name=inbound.contact_name.replace("\x00", "")[:255],
-        contact_external_id=inbound.contact_external_id.replace("\x00", ""),
-        thread_id=inbound.thread_id.replace("\x00", ""),
-        platform_message_id=inbound.platform_message_id.replace("\x00", "") if inbound.platform_message_id else None,
+        text=storable_text(inbound.text),
+        contact_name=storable_text(inbound.contact_name)[:255],
+        contact_external_id=storable_text(inbound.contact_external_id),
+        thread_id=storable_text(inbound.thread_id),
+        platform_message_id=storable_text(inbound.platform_message_id) if inbound.platform_message_id else None,
     )
     text = inbound.text.strip()
     if not text:
@@ -84,11 +114,7 @@ def receive_inbound_message(*, connection: ChannelConnection, inbound: InboundMe
         raise NotFoundError("This channel is not active.", code="channel_inactive")
 
     with transaction.atomic():
-        contact = _contact_for(connection, inbound)
-        conversation = _conversation_for(connection, contact, inbound.thread_id)
-        # The mode decides who answers: read it under the lock escalate/resolve/expire take,
-        # so a message arriving mid-transition is never left for nobody.
-        conversation = Conversation.objects.select_for_update(no_key=True).get(pk=conversation.pk)
+        conversation = _locked_conversation(connection, inbound)
         # On the API channel the customer's own agent is the AI: Handoff only does the human part.
         ai_answers = conversation.mode == ConversationMode.AI and connection.platform != Platform.API
         if inbound.platform_message_id:
@@ -98,26 +124,17 @@ def receive_inbound_message(*, connection: ChannelConnection, inbound: InboundMe
             ).first()
             if existing:
                 return InboundResult(existing, created=False)
-        try:
-            with transaction.atomic():
-                message = Message.objects.create(
-                    organization_id=conversation.organization_id,
-                    conversation=conversation,
-                    author_kind=AuthorKind.USER,
-                    text=text,
-                    platform_message_id=inbound.platform_message_id,
-                    delivery_status=DeliveryStatus.RECEIVED,
-                    ai_reply_state=(
-                        AIReplyState.PENDING if ai_answers else AIReplyState.NONE
-                    ),
-                )
-        except IntegrityError:
-            # A concurrent delivery of the same platform message won the insert.
-            existing = Message.objects.get(
-                conversation=conversation, author_kind=AuthorKind.USER,
-                platform_message_id=inbound.platform_message_id,
-            )
-            return InboundResult(existing, created=False)
+        message = Message.objects.create(
+            organization_id=conversation.organization_id,
+            conversation=conversation,
+            author_kind=AuthorKind.USER,
+            text=text,
+            platform_message_id=inbound.platform_message_id,
+            delivery_status=DeliveryStatus.RECEIVED,
+            ai_reply_state=(
+                AIReplyState.PENDING if ai_answers else AIReplyState.NONE
+            ),
+        )
         Conversation.objects.filter(pk=conversation.pk).update(last_message_at=message.created_at)
         message.conversation = conversation
         events.publish_message_event(message)
@@ -141,6 +158,8 @@ def post_message_to_contact(
     )
     Conversation.objects.filter(pk=conversation.pk).update(last_message_at=message.created_at)
     message.conversation = conversation
+    # On-commit callbacks run in the order registered: the inbox hears of the message before
+    # the worker can report its delivery, so a fast "sent" is never overwritten by "sending".
     events.publish_message_event(message)
     enqueue_on_commit("channels_gateway.tasks.deliver_message", message.pk)
     return message

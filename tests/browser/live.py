@@ -10,9 +10,11 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -32,7 +34,7 @@ def _wait_until_healthy(url: str, process: subprocess.Popen, timeout: float = 30
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"the web process exited:\n{process.stdout.read()}")
+            raise RuntimeError(f"the web process exited:\n{log_tail(process)}")
         try:
             with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:
                 if response.status == 200:
@@ -40,6 +42,10 @@ def _wait_until_healthy(url: str, process: subprocess.Popen, timeout: float = 30
         except OSError:
             time.sleep(0.2)
     raise RuntimeError("the web process did not become healthy")
+
+
+def log_tail(process: subprocess.Popen) -> str:
+    return process.log_path.read_text(errors="replace")[-4000:]
 
 
 class WebProcess:
@@ -60,11 +66,15 @@ class WebProcess:
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
-             "handoff_site.asgi:application"],
-            cwd=settings.BASE_DIR, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )
+        # A file, not a pipe: nobody reads a pipe while the test runs, and daphne blocks on a
+        # full one (its access log fills 64 KB in a few hundred requests).
+        with tempfile.NamedTemporaryFile("w", prefix="handoff-web-", suffix=".log", delete=False) as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
+                 "handoff_site.asgi:application"],
+                cwd=settings.BASE_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            )
+        self.process.log_path = Path(log.name)
         _wait_until_healthy(self.url, self.process)
 
     def stop(self) -> None:
@@ -76,6 +86,7 @@ class WebProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        self.process.log_path.unlink(missing_ok=True)
         self.process = None
 
     def restart(self) -> None:
@@ -106,10 +117,17 @@ def browser_page():
             executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-dev-shm-usage"]
         )
         contexts = []
+        csp_violations = []
 
-        def new_page():
-            context = browser.new_context()
+        def record_csp_violation(message):
+            # Every page runs under the site's Content-Security-Policy: anything it blocks is a bug.
+            if "Content Security Policy" in message.text:
+                csp_violations.append(f"{message.location.get('url')}: {message.text}")
+
+        def new_page(**context_options):
+            context = browser.new_context(**context_options)
             context.set_default_timeout(15_000)
+            context.on("console", record_csp_violation)
             contexts.append(context)
             return context.new_page()
 
@@ -119,6 +137,7 @@ def browser_page():
             for context in contexts:
                 context.close()
             browser.close()
+        assert not csp_violations, "the Content-Security-Policy blocked something:\n" + "\n".join(csp_violations)
 
 
 def seeded_demo() -> dict:

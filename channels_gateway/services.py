@@ -3,11 +3,13 @@
 import logging
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from channels_gateway.adapters.base import DeliveryError, InboundMessage, OutboundMessage, RetryableDeliveryError
 from channels_gateway.adapters.registry import adapter_for
+from channels_gateway.encryption import CredentialsUnreadable
 from channels_gateway.selectors import last_user_message_at, webhook_url
 from channels_gateway.models import ChannelConnection
 from conversations import events
@@ -25,8 +27,12 @@ from conversations.payloads import public_author_name
 logger = logging.getLogger(__name__)
 
 MAX_DELIVERY_ATTEMPTS = 8
-# A delivery claimed this long ago without an outcome had its worker die; it is due again.
-DELIVERY_LEASE = timedelta(minutes=2)
+
+
+def delivery_lease() -> timedelta:
+    """A delivery claimed this long ago without an outcome had its worker die; it is due again
+    (settings.DELIVERY_LEASE_SECONDS). The minute sweep, on whichever worker is alive, re-sends it."""
+    return timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
 
 
 def retry_delay(attempt: int, retry_after: float | None) -> timedelta:
@@ -47,7 +53,7 @@ def _claim(message_id: int) -> Message | None:
         if message is None:
             return None
         message.delivery_attempts += 1
-        message.next_attempt_at = now + DELIVERY_LEASE
+        message.next_attempt_at = now + delivery_lease()
         message.save(update_fields=["delivery_attempts", "next_attempt_at"])
     return Message.objects.select_related(
         "conversation__connection", "conversation__agent", "conversation__contact", "author_user"
@@ -84,7 +90,9 @@ def connection_update_settings(
     """Merge newly typed credentials (blank keeps the stored one) and platform settings.
     Typed credentials are audited by field name only, never by value."""
     typed = {name: value for name, value in secrets.items() if value}
-    connection.secrets = {**connection.secrets, **typed}
+    # Credentials no configured key decrypts are replaced by what was typed (the form asks for all).
+    stored = connection.secrets if connection.secrets_readable else {}
+    connection.secrets = {**stored, **typed}
     connection.config = {**connection.config, **config}
     if typed:
         # Real credentials now: it is no demo, and seed_demo must never print them.
@@ -140,6 +148,12 @@ def deliver_message(*, message_id: int) -> str:
             result = adapter_for(connection.platform).send(connection, _outbound(message))
         except DeliveryError:
             raise
+        except CredentialsUnreadable:
+            logger.error("Message %s: connection %s has credentials no FIELD_ENCRYPTION_KEYS key decrypts",
+                         message_id, connection.pk)
+            raise RetryableDeliveryError(
+                "This channel's credentials cannot be decrypted with the configured keys "
+                "(FIELD_ENCRYPTION_KEYS); an admin must restore the key or type them again.") from None
         except Exception as unexpected:
             # An adapter bug must not leave the message claimed and unexplained. Only the
             # type is kept: an exception's text can carry a URL or a header, and so a token.

@@ -2,6 +2,9 @@
 
 Groups are explicit and org-scoped: `org-<id>-inbox` reaches the open inboxes of one
 organization. A reader of an event never sees a row that is not committed yet.
+
+The inbox group is a stream (handoff_site/realtime.py): every event but `typing` carries
+its position, so an inbox that misses one notices the gap and reloads.
 """
 
 from channels_gateway import webhook_events
@@ -14,13 +17,18 @@ def inbox_group(organization_id: int) -> str:
     return f"org-{organization_id}-inbox"
 
 
+# Passing signals: nothing to reload if one is lost, so they take no place in the stream.
+UNSEQUENCED_EVENTS = frozenset({"typing"})
+
+
 def publish_on_commit(organization_id: int, event: dict) -> None:
-    send_to_group_on_commit(inbox_group(organization_id), {"type": "inbox.event", "event": event})
+    send_to_group_on_commit(inbox_group(organization_id), {"type": "inbox.event", "event": event}, stream=True)
 
 
 def send_inbox_event(organization_id: int, event: dict) -> None:
     """At once, for what is not a write (typing) or runs after the commit already."""
-    send_to_group(inbox_group(organization_id), {"type": "inbox.event", "event": event})
+    send_to_group(inbox_group(organization_id), {"type": "inbox.event", "event": event},
+                  stream=event.get("type") not in UNSEQUENCED_EVENTS)
 
 
 def publish_handoff_event(session: HandoffSession, event_type: str) -> None:

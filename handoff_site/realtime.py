@@ -1,21 +1,129 @@
-"""The one way a service reaches open websockets: a group message after the commit."""
+"""The one way a service reaches open websockets: a group message after the commit.
 
+A *stream* is a group whose listeners must not silently miss a message: an organization's
+open inboxes. A channel layer may drop a group message (channels-redis drops it, with only
+a log line, when a listener's channel is full), so every message sent to a stream carries
+its position `{"epoch", "seq"}`: `seq` grows by one per message, assigned after the commit;
+`epoch` names the counter and changes when the counter is lost with Redis' data. A listener
+that sees a gap in `seq`, or another epoch, reloads its state from the database; a snapshot
+carries the position read *before* its queries, so every message at or below it is already
+in the snapshot.
+"""
+
+import itertools
 import logging
+import secrets
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
+from channels_redis.core import RedisChannelLayer
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
 
+# Streams this process failed to publish to (Redis unreachable): the next message it does
+# publish skips a number, so every listener sees a gap and reloads.
+_gap_owed: set[str] = set()
 
-def send_to_group(group: str, message: dict) -> None:
+
+def send_to_group(group: str, message: dict, *, stream: bool = False) -> None:
     try:
-        async_to_sync(get_channel_layer().group_send)(group, message)
+        async_to_sync(_send)(group, message, stream)
     except Exception:
         # The write is committed; an open socket resynchronises from the database on reconnect.
+        if stream:
+            _gap_owed.add(group)
         logger.exception("Could not send %s to %s", message.get("type"), group)
 
 
-def send_to_group_on_commit(group: str, message: dict) -> None:
-    transaction.on_commit(lambda: send_to_group(group, message))
+def send_to_group_on_commit(group: str, message: dict, *, stream: bool = False) -> None:
+    transaction.on_commit(lambda: send_to_group(group, message, stream=stream))
+
+
+async def _send(group: str, message: dict, stream: bool) -> None:
+    layer = get_channel_layer()
+    if stream:
+        step = 2 if group in _gap_owed else 1
+        position = await _positions(layer).advance(group, step)
+        _gap_owed.discard(group)
+        if position is not None:
+            message = {**message, "position": position}
+    await layer.group_send(group, message)
+
+
+async def stream_position(group: str) -> dict | None:
+    """Where the stream is now; None when nobody can tell (Redis unreachable, or a layer
+    without positions), and then the listener simply does not look for gaps."""
+    try:
+        return await _positions(get_channel_layer()).current(group)
+    except Exception:
+        logger.warning("Could not read the position of %s", group, exc_info=True)
+        return None
+
+
+def _positions(layer):
+    if isinstance(layer, RedisChannelLayer):
+        return _RedisPositions(layer)
+    if isinstance(layer, InMemoryChannelLayer):
+        return _PROCESS_POSITIONS
+    return _NO_POSITIONS
+
+
+class _RedisPositions:
+    """One hash per stream, `<layer prefix>:stream:<group>`, on the layer's own Redis, so the
+    web process and the workers count together. The epoch is set once (HSETNX); a Redis that
+    restarts without its data starts a new one."""
+
+    def __init__(self, layer: RedisChannelLayer):
+        self.layer = layer
+
+    def _connection_and_key(self, group: str):
+        key = f"{self.layer.prefix}:stream:{group}"
+        return self.layer.connection(self.layer.consistent_hash(key)), key
+
+    async def advance(self, group: str, step: int) -> dict:
+        connection, key = self._connection_and_key(group)
+        async with connection.pipeline(transaction=True) as pipe:
+            pipe.hsetnx(key, "epoch", secrets.token_hex(6))
+            pipe.hincrby(key, "seq", step)
+            pipe.hget(key, "epoch")
+            _, seq, epoch = await pipe.execute()
+        return {"epoch": epoch.decode(), "seq": int(seq)}
+
+    async def current(self, group: str) -> dict:
+        connection, key = self._connection_and_key(group)
+        async with connection.pipeline(transaction=True) as pipe:
+            pipe.hsetnx(key, "epoch", secrets.token_hex(6))
+            pipe.hmget(key, "epoch", "seq")
+            _, (epoch, seq) = await pipe.execute()
+        return {"epoch": epoch.decode(), "seq": int(seq or 0)}
+
+
+class _ProcessPositions:
+    """For the in-memory layer, which only ever serves one process."""
+
+    def __init__(self):
+        self.epoch = secrets.token_hex(6)
+        self.counters: dict[str, itertools.count] = {}
+        self.last: dict[str, int] = {}
+
+    async def advance(self, group: str, step: int) -> dict:
+        counter = self.counters.setdefault(group, itertools.count(1))
+        for _ in range(step):
+            self.last[group] = next(counter)
+        return {"epoch": self.epoch, "seq": self.last[group]}
+
+    async def current(self, group: str) -> dict:
+        return {"epoch": self.epoch, "seq": self.last.get(group, 0)}
+
+
+class _NoPositions:
+    async def advance(self, group: str, step: int) -> None:
+        return None
+
+    async def current(self, group: str) -> None:
+        return None
+
+
+_PROCESS_POSITIONS = _ProcessPositions()
+_NO_POSITIONS = _NoPositions()

@@ -7,6 +7,7 @@ from channels.db import database_sync_to_async
 from conversations.events import inbox_group
 from handoff_site.errors import DomainError
 from handoff_site.json_socket import JsonSocketConsumer
+from handoff_site.realtime import stream_position
 from inbox import ws_actions
 from inbox.selectors import inbox_snapshot
 from inbox.services import tab_close, tab_open
@@ -27,8 +28,8 @@ def _organization_for(user, organization_id):
     return organization
 
 
-def _snapshot_if_allowed(user, organization_id):
-    return inbox_snapshot(user=user, organization=_organization_for(user, organization_id))
+def _snapshot_if_allowed(user, organization_id, position):
+    return inbox_snapshot(user=user, organization=_organization_for(user, organization_id), position=position)
 
 
 class InboxConsumer(JsonSocketConsumer):
@@ -54,7 +55,11 @@ class InboxConsumer(JsonSocketConsumer):
         await self.accept()
         await database_sync_to_async(tab_open)(user=user, organization=self.organization,
                                                channel_name=self.channel_name)
-        await self.send_json(await database_sync_to_async(inbox_snapshot)(user=user, organization=self.organization))
+        # Read after joining the group, before the snapshot's queries: every event at or below
+        # the position is in the snapshot, every later one reaches this socket (or leaves a gap).
+        position = await stream_position(self.group)
+        await self.send_json(await database_sync_to_async(inbox_snapshot)(
+            user=user, organization=self.organization, position=position))
 
     async def disconnect(self, code):
         if self.group:
@@ -88,12 +93,14 @@ class InboxConsumer(JsonSocketConsumer):
             # open over a weekend renews it with every ping.
             await self.channel_layer.group_add(self.group, self.channel_name)
             await self.channel_layer.group_add(self.member_group, self.channel_name)
-            await self.send_json({"type": "pong", "request_id": request_id})
+            # The stream's position: a tab whose last events were lost notices it here.
+            await self.send_json({"type": "pong", "request_id": request_id,
+                                  **_position_fields(await stream_position(self.group))})
         elif result is not None:
             await self.send_json({"type": "result", "request_id": request_id, "action": kind, **result})
 
     async def inbox_event(self, message):
-        await self.send_json(message["event"])
+        await self.send_json({**message["event"], **_position_fields(message.get("position"))})
 
     async def membership_changed(self, message):
         """Removed, or a role changed: keep the feed only while the access still holds."""
@@ -102,9 +109,15 @@ class InboxConsumer(JsonSocketConsumer):
 
     async def send_fresh_snapshot(self):
         """The access is checked again each time: a removed member's tab closes."""
+        position = await stream_position(self.group)
         try:
-            snapshot = await database_sync_to_async(_snapshot_if_allowed)(self.scope["user"], self.organization.pk)
+            snapshot = await database_sync_to_async(_snapshot_if_allowed)(
+                self.scope["user"], self.organization.pk, position)
         except DomainError:
             await self.close(code=CLOSE_NOT_FOUND)
             return
         await self.send_json(snapshot)
+
+
+def _position_fields(position: dict | None) -> dict:
+    return {"epoch": position["epoch"], "seq": position["seq"]} if position else {}

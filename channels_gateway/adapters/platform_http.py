@@ -6,11 +6,13 @@ import math
 import time
 
 import requests
+from django.conf import settings
 
 from channels_gateway.adapters.base import RetryableDeliveryError
 
-# (connect, read) seconds: a slow platform must not hold a worker for long.
-TIMEOUT = (3.05, 15)
+# (connect, read) seconds: a slow platform must not hold a worker for long
+# (settings.PLATFORM_READ_TIMEOUT_SECONDS, 15 unless set).
+TIMEOUT = (3.05, settings.PLATFORM_READ_TIMEOUT_SECONDS)
 # A typing hint runs inside a teammate's websocket request: it gives up quickly.
 TYPING_TIMEOUT = (1, 2)
 

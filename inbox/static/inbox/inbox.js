@@ -18,6 +18,10 @@ const FLASH_MS = 2600;
 const IDLE_AFTER_MS = 5 * 60 * 1000;
 const TYPING_EVERY_MS = 3000;
 const TYPING_SHOWN_MS = 5000;
+// How long a gap in the event stream may stay open before the inbox reloads: two servers
+// may number their events and send them in the other order, so a late one is still normal.
+const GAP_WAIT_MS = 1500;
+const RESYNC_RETRY_MS = 5000;
 const CLOSED_STATUSES = new Set(["resolved", "expired", "cancelled"]);
 const HISTORY_VIEWS = new Set(["resolved", "expired"]);
 const VIEWS = new Set(["active", "queued", "mine", "resolved", "expired"]);
@@ -258,6 +262,7 @@ function connect() {
     if (socket !== ws) return;
     connected = true;
     attempts = 0;
+    resetStream();
     setBanner(null);
     clearInterval(pingTimer);
     pingTimer = setInterval(() => send({ type: "ping" }), PING_EVERY_MS);
@@ -387,14 +392,110 @@ function setBanner(text, kind) {
   ui.banner.hidden = false;
 }
 
+// ---------------------------------------------------------------- event stream
+//
+// Every inbox event but typing carries its place in the organization's stream: `epoch`
+// (which counter) and `seq` (one more per event). The snapshot carries the position read
+// before its queries (every event up to it is in the snapshot) and so does each pong. The
+// channel layer may drop an event on its way (a full channel): a gap that stays open for
+// GAP_WAIT_MS, a position ahead of what arrived, or another epoch (Redis lost its data)
+// reloads the snapshot, and with it the open conversation and the history being viewed.
+
+const stream = {
+  epoch: undefined, // undefined: no snapshot on this socket yet; null: the server could not tell
+  seq: 0, // every event up to here is applied (or was in the snapshot)
+  ahead: new Set(), // seqs above `seq` that arrived early
+  target: 0, // the highest seq we know exists
+  gapTimer: null,
+  resyncAt: 0, // when the last reload was asked for; 0: none outstanding
+  resyncs: 0,
+};
+
+function hasPosition(frame) {
+  return typeof frame.epoch === "string" && Number.isInteger(frame.seq);
+}
+
+function resetStream() {
+  clearTimeout(stream.gapTimer);
+  Object.assign(stream, { epoch: undefined, seq: 0, target: 0, gapTimer: null, resyncAt: 0 });
+  stream.ahead.clear();
+}
+
+function streamFromSnapshot(frame) {
+  stream.resyncAt = 0;
+  if (!hasPosition(frame)) {
+    resetStream();
+    stream.epoch = null;
+    return;
+  }
+  if (frame.epoch !== stream.epoch) {
+    stream.ahead.clear();
+    stream.target = 0;
+  }
+  stream.epoch = frame.epoch;
+  stream.seq = frame.seq;
+  for (const seq of [...stream.ahead]) if (seq <= frame.seq) stream.ahead.delete(seq);
+  advanceStream();
+}
+
+// False for an event the last snapshot already contains: applying it would show stale state.
+function streamAccepts(frame) {
+  if (!hasPosition(frame) || stream.epoch === undefined) return true;
+  if (frame.epoch !== stream.epoch) {
+    resync();
+    return true;
+  }
+  if (frame.seq <= stream.seq || stream.ahead.has(frame.seq)) return false;
+  stream.ahead.add(frame.seq);
+  stream.target = Math.max(stream.target, frame.seq);
+  advanceStream();
+  return true;
+}
+
+function streamPositionSeen(frame) {
+  if (!hasPosition(frame) || stream.epoch === undefined) return;
+  if (frame.epoch !== stream.epoch) {
+    resync();
+    return;
+  }
+  stream.target = Math.max(stream.target, frame.seq);
+  advanceStream();
+}
+
+function advanceStream() {
+  while (stream.ahead.delete(stream.seq + 1)) stream.seq += 1;
+  if (stream.seq >= stream.target) {
+    clearTimeout(stream.gapTimer);
+    stream.gapTimer = null;
+    return;
+  }
+  if (stream.gapTimer) return;
+  const waitingFor = stream.target;
+  stream.gapTimer = setTimeout(() => {
+    stream.gapTimer = null;
+    if (stream.seq < waitingFor) resync();
+    else advanceStream();
+  }, GAP_WAIT_MS);
+}
+
+function resync() {
+  if (stream.resyncAt && Date.now() - stream.resyncAt < RESYNC_RETRY_MS) return; // one is on its way
+  if (!send({ type: "snapshot" })) return;
+  stream.resyncAt = Date.now();
+  stream.resyncs += 1;
+  root.dataset.resyncs = String(stream.resyncs);
+}
+
 // ---------------------------------------------------------------- frames
 
 function handleFrame(frame) {
+  if (frame.type !== "snapshot" && frame.type !== "pong" && !streamAccepts(frame)) return;
   switch (frame.type) {
     case "snapshot":
       applySnapshot(frame);
       break;
     case "pong":
+      streamPositionSeen(frame);
       break;
     case "result":
       handleResult(frame);
@@ -439,6 +540,8 @@ function handleFrame(frame) {
 
 function applySnapshot(frame) {
   clearTimeout(snapshotTimer);
+  streamFromSnapshot(frame);
+  for (const [id, request] of state.pending) if (request.type === "snapshot") state.pending.delete(id);
   state.snapshots += 1;
   state.me = frame.me || state.me;
   state.organization = frame.organization || state.organization;

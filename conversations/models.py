@@ -53,6 +53,8 @@ class Contact(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        # On PostgreSQL, history search also has a trigram index on UPPER(display_name)
+        # (migration conversations 0004, outside the model state: SQLite has no GIN).
         constraints = [
             models.UniqueConstraint(fields=["connection", "external_id"], name="one_contact_per_platform_user"),
         ]
@@ -141,6 +143,8 @@ class Message(models.Model):
                 name="inbound_message_stored_once",
             ),
         ]
+        # On PostgreSQL, history search also has a trigram index on UPPER(text) (migration
+        # conversations 0004, outside the model state: SQLite has no GIN).
         indexes = [
             models.Index(fields=["conversation", "created_at"]),
             models.Index(
@@ -190,6 +194,12 @@ class HandoffSession(models.Model):
         indexes = [
             models.Index(fields=["organization", "status", "queued_at"]),
             models.Index(fields=["expires_at"], condition=Q(status="queued"), name="queued_deadlines"),
+            # The open queue oldest first (API /handoffs/), and history newest first: each read
+            # walks its index in order and stops at the page's end instead of sorting the org.
+            models.Index(fields=["organization", "queued_at", "id"], condition=Q(status__in=sorted(OPEN_STATUSES)),
+                         name="open_sessions_by_queued_at"),
+            models.Index(fields=["organization", "-closed_at", "-id"], condition=Q(closed_at__isnull=False),
+                         name="closed_sessions_newest_first"),
         ]
 
     def __str__(self) -> str:

@@ -17,10 +17,34 @@ def _sessions_with_relations() -> QuerySet[HandoffSession]:
 
 
 def inbox_sessions(*, organization: Organization) -> QuerySet[HandoffSession]:
-    """The queue and the live chats of one org, oldest waiting first."""
+    """The queue and the live chats of one org, oldest waiting first. Page it: a busy org's
+    queue holds thousands."""
     return _sessions_with_relations().filter(organization=organization, status__in=OPEN_STATUSES).order_by(
         "queued_at", "pk"
     )
+
+
+def live_sessions(*, organization: Organization) -> QuerySet[HandoffSession]:
+    """The chats teammates hold now, oldest first: as many as people can hold at once."""
+    return _sessions_with_relations().filter(organization=organization, status=HandoffStatus.ACTIVE).order_by(
+        "queued_at", "pk"
+    )
+
+
+def waiting_sessions(
+    *, organization: Organization, channel: str = "", agent_id: int | None = None,
+    after: tuple[datetime, int] | None = None,
+) -> QuerySet[HandoffSession]:
+    """The queue, longest waiting first; `after` is the (queued_at, id) of the last one already shown."""
+    sessions = _sessions_with_relations().filter(organization=organization, status=HandoffStatus.QUEUED)
+    if channel:
+        sessions = sessions.filter(conversation__connection__platform=channel)
+    if agent_id:
+        sessions = sessions.filter(conversation__agent_id=agent_id)
+    if after:
+        queued_at, pk = after
+        sessions = sessions.filter(Q(queued_at__gt=queued_at) | Q(queued_at=queued_at, pk__gt=pk))
+    return sessions.order_by("queued_at", "pk")
 
 
 def session_for_viewer(*, user, session_id: int) -> HandoffSession:
@@ -60,6 +84,9 @@ def unanswered_message_ids(*, pending_before: datetime, started_before: datetime
 
 CLOSED_STATUSES = (HandoffStatus.RESOLVED, HandoffStatus.EXPIRED, HandoffStatus.CANCELLED)
 HISTORY_PAGE = 50
+# What was said is searched from three characters on: the trigram index needs as many
+# (a shorter query would read every message); contact names are searched at any length.
+MIN_WORDS_QUERY = 3
 
 
 def closed_sessions(
@@ -67,17 +94,27 @@ def closed_sessions(
     channel: str = "", agent_id: int | None = None, before: datetime | None = None,
 ) -> list[HandoffSession]:
     """History: closed sessions, newest first, found by contact name or by what was said."""
-    sessions = _sessions_with_relations().filter(organization=organization, status__in=statuses)
-    if query:
-        said = Message.objects.filter(conversation_id=OuterRef("conversation_id"), text__icontains=query)
-        sessions = sessions.filter(Q(conversation__contact__display_name__icontains=query) | Exists(said))
+    sessions = _sessions_with_relations().filter(organization=organization, status__in=statuses,
+                                                 closed_at__isnull=False)
     if channel:
         sessions = sessions.filter(conversation__connection__platform=channel)
     if agent_id:
         sessions = sessions.filter(conversation__agent_id=agent_id)
     if before:
         sessions = sessions.filter(closed_at__lt=before)
-    return list(sessions.order_by("-closed_at", "-pk")[:HISTORY_PAGE])
+    newest_first = sessions.order_by("-closed_at", "-pk")
+    if not query:
+        return list(newest_first[:HISTORY_PAGE])
+    # One query per way of matching, merged here: as one OR, PostgreSQL would read every
+    # closed session of the org; apart, each finds its rows through its own index (the
+    # trigram indexes of migration 0004) or stops after a page of recent matches.
+    named = Conversation.objects.filter(organization=organization, contact__display_name__icontains=query)
+    found = list(newest_first.filter(conversation__in=named.values("pk"))[:HISTORY_PAGE])
+    if len(query) >= MIN_WORDS_QUERY:
+        said = Message.objects.filter(organization=organization, text__icontains=query)
+        found += newest_first.filter(conversation__in=said.values("conversation_id"))[:HISTORY_PAGE]
+    unique = {session.pk: session for session in found}.values()
+    return sorted(unique, key=lambda session: (session.closed_at, session.pk), reverse=True)[:HISTORY_PAGE]
 
 
 def api_conversations(
@@ -88,8 +125,10 @@ def api_conversations(
     conversations = Conversation.objects.filter(organization=organization).select_related(
         "connection", "contact", "agent"
     ).prefetch_related(
-        Prefetch("handoff_sessions", queryset=_sessions_with_relations().filter(status__in=OPEN_STATUSES),
-                 to_attr="open_sessions")
+        # The prefetch sets each session's conversation to the row above: joining it again
+        # would build every conversation, contact, agent and connection twice.
+        Prefetch("handoff_sessions", queryset=HandoffSession.objects.select_related("assigned_to")
+                 .filter(status__in=OPEN_STATUSES), to_attr="open_sessions")
     )
     if status in ("ai", "human"):
         conversations = conversations.filter(mode=status)

@@ -7,7 +7,7 @@ from channels_gateway.models import ChannelConnection, Platform
 from conversations.handoff_states import HandoffStatus
 from conversations.models import AIAgent, HandoffSession
 from conversations.payloads import display_name, message_payload, session_payload, transition_payload
-from conversations.selectors import inbox_sessions, session_for_viewer, transcript
+from conversations.selectors import live_sessions, session_for_viewer, transcript, waiting_sessions
 from inbox.models import CannedReply, InboxTab, InternalNote
 from inbox.presence import TAB_TIMEOUT, presence_from
 from orgs.models import Membership, Organization
@@ -15,17 +15,25 @@ from orgs.permissions import has_org_permission
 from orgs.roles import ROLE_PERMISSIONS, OrgPermission, Role
 
 
-def inbox_snapshot(*, user, organization: Organization) -> dict:
-    """Everything an inbox needs on (re)connect: it replaces whatever the page had."""
+def inbox_snapshot(*, user, organization: Organization, position: dict | None = None) -> dict:
+    """Everything an inbox needs on (re)connect: it replaces whatever the page had.
+
+    `position` is the inbox stream's position read before these queries (the caller reads
+    it): events at or below it are already in here, later ones are applied on top.
+    """
     snapshot = {
         "type": "snapshot",
+        "epoch": position["epoch"] if position else None,
+        "seq": position["seq"] if position else None,
         "organization": {"id": organization.pk, "name": organization.name},
         "me": {
             "id": user.pk,
             "name": display_name(user),
             "can_handle": has_org_permission(user, organization, OrgPermission.HANDLE_CONVERSATIONS),
         },
-        "sessions": [session_payload(session) for session in inbox_sessions(organization=organization)],
+        # Every live chat, and the queue's first page: a busy org's queue holds thousands.
+        "sessions": [session_payload(session) for session in live_sessions(organization=organization)],
+        "queue": queue_page(organization=organization),
         "teammates": teammates(organization=organization),
         "canned_replies": [
             {"id": reply.pk, "title": reply.title, "text": reply.text}
@@ -38,10 +46,29 @@ def inbox_snapshot(*, user, organization: Organization) -> dict:
         ],
         "agents": list(AIAgent.objects.filter(organization=organization).order_by("name").values("id", "name")),
     }
+    snapshot["sessions"] += snapshot["queue"].pop("sessions")
     snapshot["me"]["presence"] = next(
         (teammate["presence"] for teammate in snapshot["teammates"] if teammate["id"] == user.pk), "offline"
     )
     return snapshot
+
+
+QUEUE_PAGE = 100
+
+
+def queue_page(*, organization: Organization, channel: str = "", agent_id: int | None = None,
+               after: tuple | None = None) -> dict:
+    """A page of the queue, longest waiting first: `waiting` counts all that match, `next`
+    is the `after` of the following page (None on the last)."""
+    matching = waiting_sessions(organization=organization, channel=channel, agent_id=agent_id)
+    page = list(waiting_sessions(organization=organization, channel=channel, agent_id=agent_id,
+                                 after=after)[:QUEUE_PAGE + 1])
+    more, page = len(page) > QUEUE_PAGE, page[:QUEUE_PAGE]
+    return {
+        "sessions": [session_payload(session) for session in page],
+        "waiting": matching.count(),
+        "next": {"queued_at": page[-1].queued_at.isoformat(), "id": page[-1].pk} if more else None,
+    }
 
 
 def session_transcript(*, user, session_id: int) -> dict:

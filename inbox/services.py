@@ -1,5 +1,8 @@
 """What teammates do in the inbox beyond the handoff itself: presence, notes, transfer, typing."""
 
+import contextlib
+from collections.abc import Iterator
+
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
@@ -12,9 +15,9 @@ from conversations.payloads import public_name
 from conversations.services.handoff import handoff_transfer
 from handoff_site.errors import ConflictError, NotFoundError, ValidationError
 from inbox.models import InboxTab, InternalNote, PresenceState
-from inbox.presence import TAB_TIMEOUT
+from inbox.presence import TAB_TIMEOUT, presence_from
 from inbox.selectors import note_payload, teammate
-from orgs.models import Organization
+from orgs.models import Membership, Organization
 from orgs.permissions import authorize
 from orgs.roles import OrgPermission
 
@@ -31,13 +34,35 @@ def _publish_presence(*, organization_id: int, user_id: int) -> None:
     transaction.on_commit(publish)
 
 
+def _presence_now(*, organization_id: int, user_id: int) -> str:
+    live = InboxTab.objects.filter(organization_id=organization_id, user_id=user_id,
+                                   last_seen_at__gte=timezone.now() - TAB_TIMEOUT)
+    return presence_from(list(live.values_list("state", flat=True)))
+
+
+@contextlib.contextmanager
+def _presence_change(*, organization_id: int, user_id: int) -> Iterator[None]:
+    """Tell the org's inboxes only when what the block did to a member's tabs changed their
+    presence: a second tab or a reload tells nobody (every tab of 2,000 open in one org used
+    to send one event to all the others). The membership row lock orders one member's tabs
+    opening and closing at once, so the later one compares against the earlier one's
+    committed tab and a change is never missed."""
+    with transaction.atomic():
+        list(Membership.objects.select_for_update(no_key=True)
+             .filter(organization_id=organization_id, user_id=user_id).values_list("pk", flat=True))
+        before = _presence_now(organization_id=organization_id, user_id=user_id)
+        yield
+        if _presence_now(organization_id=organization_id, user_id=user_id) != before:
+            _publish_presence(organization_id=organization_id, user_id=user_id)
+
+
 def tab_open(*, user, organization: Organization, channel_name: str) -> None:
-    InboxTab.objects.update_or_create(
-        channel_name=channel_name,
-        defaults={"user": user, "organization": organization, "state": PresenceState.ACTIVE,
-                  "last_seen_at": timezone.now()},
-    )
-    _publish_presence(organization_id=organization.pk, user_id=user.pk)
+    with _presence_change(organization_id=organization.pk, user_id=user.pk):
+        InboxTab.objects.update_or_create(
+            channel_name=channel_name,
+            defaults={"user": user, "organization": organization, "state": PresenceState.ACTIVE,
+                      "last_seen_at": timezone.now()},
+        )
 
 
 def tab_seen(*, channel_name: str) -> None:
@@ -58,16 +83,16 @@ def tab_state(*, channel_name: str, state: str) -> None:
     tab = InboxTab.objects.filter(channel_name=channel_name).first()
     if tab is None or tab.state == state:
         return
-    InboxTab.objects.filter(pk=tab.pk).update(state=state, last_seen_at=timezone.now())
-    _publish_presence(organization_id=tab.organization_id, user_id=tab.user_id)
+    with _presence_change(organization_id=tab.organization_id, user_id=tab.user_id):
+        InboxTab.objects.filter(pk=tab.pk).update(state=state, last_seen_at=timezone.now())
 
 
 def tab_close(*, channel_name: str) -> None:
     tab = InboxTab.objects.filter(channel_name=channel_name).first()
     if tab is None:
         return
-    tab.delete()
-    _publish_presence(organization_id=tab.organization_id, user_id=tab.user_id)
+    with _presence_change(organization_id=tab.organization_id, user_id=tab.user_id):
+        tab.delete()
 
 
 def stale_tabs_sweep() -> int:

@@ -10,7 +10,7 @@ from conversations.selectors import CLOSED_STATUSES, HISTORY_PAGE, closed_sessio
 from conversations.services import handoff
 from inbox import services as inbox_services
 from handoff_site.errors import ValidationError
-from inbox.selectors import session_transcript
+from inbox.selectors import queue_page, session_transcript
 from orgs.models import Organization
 from orgs.permissions import authorize
 from orgs.roles import OrgPermission
@@ -47,6 +47,14 @@ class HistoryInput(serializers.Serializer):
     channel = serializers.CharField(max_length=20, required=False, allow_blank=True, default="")
     agent_id = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
     before = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+
+class QueueInput(serializers.Serializer):
+    channel = serializers.CharField(max_length=20, required=False, allow_blank=True, default="")
+    agent_id = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
+    # The `next` of the page before: the last session shown.
+    after_queued_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    after_id = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
 
 
 def _valid(serializer_class, content: dict) -> dict:
@@ -109,6 +117,16 @@ def history(user, content: dict, socket: "Socket") -> dict:
     }
 
 
+def queue(user, content: dict, socket: "Socket") -> dict:
+    """The next page of waiting sessions (the snapshot carries the first), or the first page
+    for a channel or AI agent."""
+    authorize(user, socket.organization, OrgPermission.VIEW_INBOX)
+    data = _valid(QueueInput, content)
+    after = (data["after_queued_at"], data["after_id"]) if data["after_queued_at"] and data["after_id"] else None
+    return queue_page(organization=socket.organization, channel=data["channel"], agent_id=data["agent_id"],
+                      after=after)
+
+
 def typing(user, content: dict, socket: "Socket") -> None:
     inbox_services.teammate_typing(session_id=_valid(SessionInput, content)["session_id"], user=user)
 
@@ -124,7 +142,7 @@ def ping(user, content: dict, socket: "Socket") -> None:
 # Each answers with a result frame.
 ACTIONS = {
     "accept": accept, "reply": reply, "resolve": resolve, "transcript": transcript, "note": note,
-    "transfer": transfer, "retry_delivery": retry_delivery, "history": history,
+    "transfer": transfer, "retry_delivery": retry_delivery, "history": history, "queue": queue,
 }
 # Signals: no answer unless they fail.
 SIGNALS = {"typing": typing, "presence": presence, "ping": ping}

@@ -17,6 +17,7 @@ from conversations.api import serializers as s
 from conversations.api.auth import ApiKeyAuthentication, ApiKeyRateThrottle, HasApiKey
 from conversations.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from conversations.api.idempotency import idempotent
+from conversations.api.parsers import LimitedJSONParser
 from conversations.models import HandoffTrigger
 from conversations.payloads import message_payload, session_payload
 from conversations.services import handoff as handoff_services
@@ -64,6 +65,7 @@ class ApiMixin:
     authentication_classes = [ApiKeyAuthentication]
     permission_classes = [HasApiKey]
     throttle_classes = [ApiKeyRateThrottle]
+    parser_classes = [LimitedJSONParser]
 
     @property
     def organization(self):
@@ -99,6 +101,12 @@ class ConversationPagination(pagination.CursorPagination):
 
 class MessagePagination(ConversationPagination):
     ordering = "pk"
+    page_size = 100
+    max_page_size = 500
+
+
+class QueuePagination(ConversationPagination):
+    ordering = ("queued_at", "pk")
     page_size = 100
     max_page_size = 500
 
@@ -208,12 +216,16 @@ class EscalateView(ApiMixin, APIView):
 
 
 @extend_schema_view(get=extend_schema(
-    summary="The handoff queue: waiting and live sessions, oldest first",
-    responses={200: s.HandoffSessionSerializer(many=True), **_errors(*READ_ERRORS)},
+    summary="The handoff queue: waiting and live sessions, oldest first, a page at a time",
+    responses={200: s.HandoffSessionSerializer, **_errors(*READ_ERRORS)},
 ))
-class HandoffQueueView(ApiMixin, APIView):
-    def get(self, request):
-        return Response([session_payload(x) for x in selectors.inbox_sessions(organization=self.organization)])
+class HandoffQueueView(ApiMixin, generics.ListAPIView):
+    serializer_class = s.HandoffSessionSerializer
+    pagination_class = QueuePagination
+
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(selectors.inbox_sessions(organization=self.organization))
+        return self.get_paginated_response([session_payload(x) for x in page])
 
 
 @extend_schema_view(get=extend_schema(

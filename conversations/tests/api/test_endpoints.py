@@ -75,7 +75,7 @@ def test_handoff_lifecycle_on_behalf_of_teammates(api, api_conversation, ana, be
     # Escalating again returns the open session.
     again = api.post(reverse("api:conversation-escalate", args=[api_conversation.pk]), {}, format="json")
     assert again.status_code == 200 and again.json()["id"] == session["id"]
-    queue = api.get(reverse("api:handoff-list")).json()
+    queue = api.get(reverse("api:handoff-list")).json()["results"]
     assert [s["id"] for s in queue] == [session["id"]]
 
     accepted = api.post(reverse("api:handoff-accept", args=[session["id"]]), {"teammate_id": ana.pk}, format="json")

@@ -42,7 +42,7 @@ def test_your_agent_uses_handoff_for_the_human_part_only(
     assert escalated.status_code in (200, 201), escalated.content
     session = HandoffSession.objects.get(conversation_id=conversation_id)
     assert session.status == "queued" and session.summary == "Parcel 1234 lost; wants a refund."
-    queue = api.get("/api/v1/handoffs/").json()
+    queue = api.get("/api/v1/handoffs/").json()["results"]
     assert [item["id"] for item in queue] == [session.pk]
 
     # A teammate answers in the inbox.

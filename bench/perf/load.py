@@ -1,0 +1,234 @@
+"""Open-loop load and latency statistics.
+
+Open loop: request n is fired at start + n/rate whether or not earlier ones were answered,
+as real platforms deliver; latency is counted from that scheduled instant, so a server (or
+a load generator) falling behind shows up as latency instead of silently lowering the rate.
+
+Every message carries a token `perf-<run>-<n>` in its text; whatever observes the far end
+(a websocket, a fake platform server) hands what it saw to `Arrivals.see(text)`.
+"""
+
+import asyncio
+import contextlib
+import math
+import re
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict, dataclass, field
+
+import aiohttp
+from websockets.asyncio.client import connect
+
+TOKEN = re.compile(r"perf-([0-9a-f]{8})-(\d+)")
+P99_LIMIT_MS = 100.0
+
+
+def percentile(sorted_values: Sequence[float], q: float) -> float | None:
+    """Nearest rank: the smallest value with at least q of the values at or below it."""
+    if not sorted_values:
+        return None
+    return sorted_values[max(0, math.ceil(q * len(sorted_values)) - 1)]
+
+
+@dataclass
+class Arrivals:
+    """When each message of one run was scheduled, and when it first arrived."""
+
+    run: str = field(default_factory=lambda: secrets.token_hex(4))
+    scheduled: dict[int, float] = field(default_factory=dict)
+    arrived: dict[int, float] = field(default_factory=dict)
+
+    def token(self, sequence: int) -> str:
+        return f"perf-{self.run}-{sequence}"
+
+    def see(self, text: str, at: float | None = None) -> None:
+        now = time.perf_counter() if at is None else at
+        for run, sequence in TOKEN.findall(text):
+            if run == self.run:
+                self.arrived.setdefault(int(sequence), now)
+
+    def pending(self) -> int:
+        return len(self.scheduled.keys() - self.arrived.keys())
+
+
+@dataclass
+class RunResult:
+    rate: float
+    duration: float
+    sent: int
+    delivered: int
+    lost: int
+    errors: int  # requests refused or failed (anything but 2xx)
+    p50_ms: float | None
+    p99_ms: float | None
+    max_ms: float | None
+    # How late the generator itself fired its worst request: a busy client shows here.
+    worst_send_lag_ms: float
+
+    def sustained(self, p99_limit_ms: float = P99_LIMIT_MS) -> bool:
+        return self.lost == 0 and self.errors == 0 and self.p99_ms is not None and self.p99_ms < p99_limit_ms
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def summarise(arrivals: Arrivals, *, rate: float, duration: float, errors: int, send_lag: float) -> RunResult:
+    latencies = sorted((arrivals.arrived[n] - at) * 1000 for n, at in arrivals.scheduled.items()
+                       if n in arrivals.arrived)
+    return RunResult(
+        rate=rate, duration=duration, sent=len(arrivals.scheduled), delivered=len(latencies),
+        lost=len(arrivals.scheduled) - len(latencies), errors=errors,
+        p50_ms=percentile(latencies, 0.50), p99_ms=percentile(latencies, 0.99),
+        max_ms=latencies[-1] if latencies else None, worst_send_lag_ms=send_lag * 1000,
+    )
+
+
+async def open_loop(*, rate: float, duration: float, fire: Callable[[int, str], Awaitable[bool]],
+                    arrivals: Arrivals, drain: float = 5.0, first: int = 0) -> RunResult:
+    """Fire `fire(n, token)` at `rate` per second for `duration` seconds, then wait up to
+    `drain` seconds for the stragglers. `fire` returns False (or raises) for a refused request.
+    Sequence numbers start at `first` (platform message ids must not repeat within a stack)."""
+    count = max(1, round(rate * duration))
+    errors = 0
+    tasks: set[asyncio.Task] = set()
+    worst_lag = 0.0
+
+    async def one(sequence: int) -> None:
+        nonlocal errors
+        try:
+            if not await fire(sequence, arrivals.token(sequence)):
+                errors += 1
+        except Exception:
+            errors += 1
+
+    start = time.perf_counter() + 0.05
+    for index in range(count):
+        sequence = first + index
+        at = start + index / rate
+        delay = at - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        worst_lag = max(worst_lag, time.perf_counter() - at)
+        arrivals.scheduled[sequence] = at
+        task = asyncio.create_task(one(sequence))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+    deadline = time.perf_counter() + drain
+    while arrivals.pending() and time.perf_counter() < deadline:
+        await asyncio.sleep(0.02)
+    if tasks:
+        await asyncio.wait(tasks, timeout=max(0.1, deadline - time.perf_counter()))
+    return summarise(arrivals, rate=rate, duration=duration, errors=errors, send_lag=worst_lag)
+
+
+def http_session() -> aiohttp.ClientSession:
+    # No connection limit: an open loop must not queue requests on the client side.
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0),
+                                 timeout=aiohttp.ClientTimeout(total=30))
+
+
+def round_robin_poster(session: aiohttp.ClientSession, urls: Sequence[str],
+                       request: Callable[[int, str], tuple[bytes, dict]]) -> Callable[[int, str], Awaitable[bool]]:
+    """`fire` for open_loop: POST `request(n, token)` (body, headers) to the urls in turn."""
+
+    async def fire(sequence: int, token: str) -> bool:
+        body, headers = request(sequence, token)
+        async with session.post(urls[sequence % len(urls)], data=body, headers=headers) as response:
+            await response.read()
+            return 200 <= response.status < 300
+
+    return fire
+
+
+@contextlib.asynccontextmanager
+async def listening(url: str, see: Callable[[str], None], *, headers: dict | None = None,
+                    ready: Callable[[dict | str], bool] | None = None):
+    """A websocket whose every text frame goes to `see`, from inside this context. `ready`
+    (optional) is called on each frame, decoded, until it returns True (e.g. the snapshot)."""
+    import json
+
+    socket = await connect(url, additional_headers=headers or {}, max_size=None, open_timeout=20)
+    if ready is not None:
+        while True:
+            frame = await asyncio.wait_for(socket.recv(), 20)
+            with contextlib.suppress(ValueError):
+                frame = json.loads(frame)
+            if ready(frame):
+                break
+
+    async def pump() -> None:
+        with contextlib.suppress(Exception):
+            async for frame in socket:
+                if isinstance(frame, str):
+                    see(frame)
+
+    task = asyncio.create_task(pump())
+    try:
+        yield socket
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+        with contextlib.suppress(Exception):
+            await socket.close()
+
+
+class Listeners:
+    """Sockets that all report to the current run's Arrivals (swapped between runs)."""
+
+    def __init__(self) -> None:
+        self.arrivals = Arrivals()
+
+    def see(self, text: str) -> None:
+        self.arrivals.see(text, time.perf_counter())
+
+    def next_run(self) -> Arrivals:
+        self.arrivals = Arrivals()
+        return self.arrivals
+
+
+async def find_sustained(measure: Callable[[float, float], Awaitable[RunResult]], *, start: float,
+                         probe_seconds: float, hold_seconds: float, max_rate: float = 1000,
+                         step: float = 1.25) -> tuple[float, RunResult | None, list[RunResult]]:
+    """The highest rate that holds for `hold_seconds` with nothing lost and p99 under the limit.
+
+    Short probes climb by `step` until one fails, one probe halves the last gap, then the best
+    passing rate must hold for the full time (15% lower each time it does not, three tries).
+    `measure(rate, seconds)` runs one open-loop run. Returns (rate, its run, every run).
+    """
+    runs: list[RunResult] = []
+
+    async def probe(rate: float, seconds: float) -> RunResult:
+        result = await measure(rate, seconds)
+        runs.append(result)
+        return result
+
+    passing, failing = 0.0, None
+    rate = start
+    while rate <= max_rate:
+        if (await probe(rate, probe_seconds)).sustained():
+            passing, rate = rate, round(rate * step)
+        else:
+            failing = rate
+            break
+    if passing == 0:
+        # Not even the first rate: walk down instead.
+        rate = start
+        while rate > 5:
+            rate = round(rate * 0.7)
+            if (await probe(rate, probe_seconds)).sustained():
+                passing = rate
+                break
+    elif failing is not None:
+        middle = round((passing + failing) / 2)
+        if middle not in (passing, failing) and (await probe(middle, probe_seconds)).sustained():
+            passing = middle
+    for _ in range(3):
+        if passing <= 0:
+            break
+        held = await probe(passing, hold_seconds)
+        if held.sustained():
+            return passing, held, runs
+        passing = round(passing * 0.85)
+    return 0.0, None, runs

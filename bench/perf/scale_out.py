@@ -1,0 +1,38 @@
+"""Figure 6, throughput: figure 1's sustained rate against two web processes (the client
+sends to them in turn, as a round-robin front would) and one qcluster each, against one;
+the teammate's inbox socket is on the first process, so every message posted to the second
+crosses Redis. The relay's two processes against its one show what the machine allows.
+"""
+
+from bench.perf import webhook_inbox
+from bench.perf.rows import row
+
+FIGURE = "6 scale-out"
+
+
+def sustained(kind: str, web_processes: int, quick: bool, layer: str | None) -> tuple[float, str]:
+    key = (kind, web_processes, quick)
+    if key not in webhook_inbox.SUSTAINED:
+        timing = webhook_inbox.durations(quick)
+        if kind == "product":
+            measured, layer = webhook_inbox.run_product(timing, web_processes=web_processes, rates=())
+        else:
+            measured = webhook_inbox.run_relay(timing, web_processes=web_processes, channel_layer_backend=layer,
+                                               rates=())
+        webhook_inbox.SUSTAINED[key] = (measured.sustained, layer)
+    return webhook_inbox.SUSTAINED[key]
+
+
+def run(quick: bool) -> list[dict]:
+    one, layer = sustained("product", 1, quick, None)
+    two, _ = sustained("product", 2, quick, layer)
+    relay_one, _ = sustained("relay", 1, quick, layer)
+    relay_two, _ = sustained("relay", 2, quick, layer)
+    product_scale = two / one if one else None
+    relay_scale = relay_two / relay_one if relay_one else None
+    return [
+        row(FIGURE, "sustained, 1 web process (msg/s)", one, relay=relay_one),
+        row(FIGURE, "sustained, 2 web processes (msg/s)", two, relay=relay_two),
+        row(FIGURE, "2 processes / 1 process", product_scale, relay=relay_scale, ratio=product_scale,
+            target="≥ 1.6x", met=product_scale is not None and product_scale >= 1.6),
+    ]

@@ -1,3 +1,4 @@
+import gc
 import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "handoff_site.settings")
@@ -11,3 +12,9 @@ from channels.routing import ProtocolTypeRouter  # noqa: E402
 from handoff_site.routing import websocket_application  # noqa: E402
 
 application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket_application})
+
+# Everything imported so far lives as long as the process: out of the collector's sight, a
+# full collection no longer walks Django's few hundred thousand start-up objects, which
+# stalled every request in flight for 100-200 ms (bench/perf, figure 1: p99 at 50 webhooks/s
+# from about 175 ms to 40-50 ms).
+gc.freeze()

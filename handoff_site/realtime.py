@@ -17,6 +17,7 @@ import secrets
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from channels_redis.core import RedisChannelLayer
+from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
@@ -63,10 +64,21 @@ async def stream_position(group: str) -> dict | None:
 
 def _positions(layer):
     if isinstance(layer, RedisChannelLayer):
-        return _RedisPositions(layer)
+        return _RedisPositions(layer.prefix, lambda key: layer.connection(layer.consistent_hash(key)))
+    if isinstance(layer, RedisPubSubChannelLayer):
+        return _RedisPositions(layer.prefix, lambda key: _pubsub_client(layer, key))
     if isinstance(layer, InMemoryChannelLayer):
         return _PROCESS_POSITIONS
     return _NO_POSITIONS
+
+
+def _pubsub_client(layer: RedisPubSubChannelLayer, key: str):
+    """The pub/sub layer's Redis client for this event loop and key's shard (its connection
+    pool; the subscription has a connection of its own). channels-redis has no public way to
+    it; the version is pinned in requirements.txt."""
+    shard = layer._get_layer()._get_shard(key)
+    shard._ensure_redis()
+    return shard._redis
 
 
 class _RedisPositions:
@@ -74,12 +86,12 @@ class _RedisPositions:
     web process and the workers count together. The epoch is set once (HSETNX); a Redis that
     restarts without its data starts a new one."""
 
-    def __init__(self, layer: RedisChannelLayer):
-        self.layer = layer
+    def __init__(self, prefix: str, client_for):
+        self.prefix, self.client_for = prefix, client_for
 
     def _connection_and_key(self, group: str):
-        key = f"{self.layer.prefix}:stream:{group}"
-        return self.layer.connection(self.layer.consistent_hash(key)), key
+        key = f"{self.prefix}:stream:{group}"
+        return self.client_for(key), key
 
     async def advance(self, group: str, step: int) -> dict:
         connection, key = self._connection_and_key(group)

@@ -42,3 +42,7 @@ LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 # A test database per run: two suites on one machine (two checkouts, or an editor's test
 # runner beside a terminal) never drop each other's database.
 DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}  # noqa: F405
+# Connections are closed at the end of each request, as before production kept them: tests
+# make requests from threads of their own, whose kept connections would outlive the test
+# database (it cannot be dropped while a session is open).
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405

@@ -14,24 +14,33 @@ from django_q.brokers import get_broker
 from django_q.conf import Conf
 
 
-@contextlib.contextmanager
-def running_cluster(mail_dir):
+def cluster_env(**extra: str) -> dict[str, str]:
+    """A qcluster's environment: the test database, this run's queue and channel-layer names."""
     database = connection.settings_dict
-    env = {
+    return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "handoff_site.test_settings",
         "HANDOFF_REAL_CLUSTER": "1",
         "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
         "SECRET_KEY": settings.SECRET_KEY,  # task payloads are signed with it
-        "Q_CLUSTER_NAME": settings.Q_CLUSTER["name"],
+        "Q_CLUSTER_NAME": settings.Q_CLUSTER["name"],  # one queue, however many clusters
         "CHANNEL_LAYER_PREFIX": settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"],
-        "TEST_EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
-        "EMAIL_FILE_PATH": str(mail_dir),
         "Q_WORKERS": "2",
+        **extra,
     }
+
+
+def mail_to_files(mail_dir) -> dict[str, str]:
+    return {"TEST_EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+            "EMAIL_FILE_PATH": str(mail_dir)}
+
+
+@contextlib.contextmanager
+def running_cluster(mail_dir):
+    # Its output is not read: DEVNULL, since a full pipe would block the cluster's logging.
     process = subprocess.Popen(
         [sys.executable, str(settings.BASE_DIR / "manage.py"), "qcluster"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=cluster_env(**mail_to_files(mail_dir)), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:
         _wait_until_listening()

@@ -36,7 +36,7 @@ from channels_gateway.adapters.meta_webhooks import sign as meta_sign
 from channels_gateway.adapters.slack import SlackAdapter
 from channels_gateway.models import Platform
 from channels_gateway.tests.factories import ChannelConnectionFactory
-from conversations.models import Contact, Conversation, Message
+from conversations.models import Contact, Message
 from conversations.services.messages import MAX_IDENTIFIER, MAX_INBOUND_TEXT
 from orgs.models import ApiKeyRole
 from orgs.services import api_key_create

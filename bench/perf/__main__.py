@@ -1,6 +1,6 @@
 """Issue 8's figures, the product beside the bare relay in the same run.
 
-    .venv/bin/python -m bench.perf [figure ...] [--json] [--quick]
+    .venv/bin/python -m bench.perf [figure ...] [--json] [--quick] [--layer core|pubsub]
 
 With no figure names every figure runs, in the order of FIGURES. `--quick` runs each for a
 few seconds (a smoke run, figures meaningless); `--json` prints one JSON object instead of
@@ -29,24 +29,25 @@ Harness for figures: bench.perf.stack (product_stack, relay_stack) and bench.per
 
 import argparse
 import importlib
+import os
 import sys
 import time
 
 from bench.perf.rows import COLUMNS
+from bench.perf.stack import CORE_LAYER, LAYER_VARIABLE, PUBSUB_LAYER
 from bench.report import emit, format_table
 
+LAYERS = {"core": CORE_LAYER, "pubsub": PUBSUB_LAYER}
 # name on the command line → module; run in this order.
 FIGURES = {
     "webhook": "bench.perf.webhook_inbox",          # 1 webhook → inbox (perf-stack)
     "reply": "bench.perf.reply_to_platform",        # 2 teammate → platform (perf-paths)
     "escalation": "bench.perf.escalation",          # 3 escalation (perf-paths)
     "fanout": "bench.perf.fanout",                  # 4 fan-out and connections (perf-paths)
+    "datascale": "bench.perf.data_scale",           # 5 data at scale (a scratch database, in process)
     "scaleout": "bench.perf.scale_out",             # 6 throughput, two web processes vs one (perf-stack)
 }
-# Measured on demand only: which channel layer and DB connection settings serve the product best.
-EXTRA_FIGURES = {
-    "settings": "bench.perf.settings_compare",
-}
+EXTRA_FIGURES: dict[str, str] = {}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,12 +56,16 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"any of {', '.join([*FIGURES, *EXTRA_FIGURES])} (default: {', '.join(FIGURES)})")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     parser.add_argument("--quick", action="store_true", help="a few seconds per figure: a smoke run")
+    parser.add_argument("--layer", choices=sorted(LAYERS), default=None,
+                        help="run product and relay on this channel layer (default: the product's settings)")
     options = parser.parse_args(argv)
     known = {**FIGURES, **EXTRA_FIGURES}
     unknown = [name for name in options.figures if name not in known]
     if unknown:
         parser.error(f"unknown figure(s): {', '.join(unknown)}")
     chosen = options.figures or list(FIGURES)
+    if options.layer:
+        os.environ[LAYER_VARIABLE] = LAYERS[options.layer]
 
     rows, skipped, started = [], {}, time.monotonic()
     for name in chosen:
@@ -72,7 +77,10 @@ def main(argv: list[str] | None = None) -> int:
             skipped[name] = "not written yet"
             continue
         print(f"[bench.perf] running {name}…", file=sys.stderr, flush=True)
-        rows.extend(module.run(options.quick))
+        figure_rows = module.run(options.quick)
+        rows.extend(figure_rows)
+        # As it goes, so a long run that fails late keeps what it measured.
+        print(format_table(figure_rows, COLUMNS), file=sys.stderr, flush=True)
     result = {"quick": options.quick, "figures": chosen, "rows": rows, "skipped": skipped,
               "seconds": round(time.monotonic() - started)}
     table = format_table(rows, COLUMNS)

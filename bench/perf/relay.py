@@ -20,7 +20,10 @@ settings.configure(
         "default": {
             "BACKEND": os.environ.get("CHANNEL_LAYER_BACKEND", "channels_redis.core.RedisChannelLayer"),
             "CONFIG": {
-                "hosts": [os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")],
+                # As the product's settings: redis-py's default 5 s read timeout equals the layer's
+                # 5 s blocking pop, and an idle socket's consumer would die with a TimeoutError.
+                "hosts": [{"address": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+                           "socket_timeout": 15, "socket_connect_timeout": 5}],
                 "prefix": os.environ.get("CHANNEL_LAYER_PREFIX", "relay"),
                 "capacity": int(os.environ.get("CHANNEL_LAYER_CAPACITY", "1000")),
                 "expiry": 60,

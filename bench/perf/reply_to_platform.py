@@ -13,8 +13,6 @@ from bench.perf.rows import row
 
 # The worker has finished the previous delivery and its result bookkeeping by then.
 IDLE_GAP = 0.15
-import os, json
-EXTRA_ENV = json.loads(os.environ.get("PP_EXTRA", "{}"))
 
 
 async def _replies(stack, telegram: TimedTelegram, count: int) -> tuple[list[float], list[float]]:
@@ -45,7 +43,7 @@ async def _replies(stack, telegram: TimedTelegram, count: int) -> tuple[list[flo
 def run(quick: bool) -> list[dict]:
     count, warm_up = (40, 5) if quick else (300, 20)
     with TimedTelegram() as telegram:
-        with product_stack(extra_env={"TELEGRAM_API_BASE_URL": telegram.url, **EXTRA_ENV}) as stack:
+        with product_stack(extra_env={"TELEGRAM_API_BASE_URL": telegram.url}) as stack:
             asyncio.run(_replies(stack, telegram, warm_up))
             to_platform, to_result = asyncio.run(_replies(stack, telegram, count))
     platform_ms = sorted(seconds * 1000 for seconds in to_platform)

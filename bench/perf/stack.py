@@ -35,6 +35,12 @@ POSTGRES = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432"
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 PUBSUB_LAYER = "channels_redis.pubsub.RedisPubSubChannelLayer"
 CORE_LAYER = "channels_redis.core.RedisChannelLayer"
+# `python -m bench.perf --layer …` sets it: the channel layer of every stack a figure starts.
+LAYER_VARIABLE = "BENCH_CHANNEL_LAYER"
+
+
+def chosen_layer(channel_layer_backend: str | None) -> str | None:
+    return channel_layer_backend or os.environ.get(LAYER_VARIABLE) or None
 
 _databases = itertools.count()
 # Settings the stack decides; the caller's own environment (a pytest run's test settings
@@ -245,7 +251,7 @@ def product_stack(*, web_processes: int = 1, workers: int = 1, channel_layer_bac
     ports = [free_port() for _ in range(web_processes)]
     web_urls = [f"http://127.0.0.1:{port}" for port in ports]
     env = stack_env(database_url=database_url, prefix=name, site_url=web_urls[0],
-                    channel_layer_backend=channel_layer_backend, extra_env=extra_env)
+                    channel_layer_backend=chosen_layer(channel_layer_backend), extra_env=extra_env)
     with tempfile.TemporaryDirectory(prefix=f"{name}-") as log_dir:
         processes = Processes(Path(log_dir))
         _create_database(name)
@@ -296,7 +302,7 @@ def relay_stack(*, channel_layer_backend: str | None = None, web_processes: int 
     ports = [free_port() for _ in range(web_processes)]
     env = {key: value for key, value in os.environ.items() if key not in _OWN_VARIABLES}
     env.update({"REDIS_URL": REDIS_URL, "CHANNEL_LAYER_PREFIX": prefix, "PYTHONUNBUFFERED": "1",
-                "CHANNEL_LAYER_BACKEND": channel_layer_backend or CORE_LAYER})
+                "CHANNEL_LAYER_BACKEND": chosen_layer(channel_layer_backend) or CORE_LAYER})
     with tempfile.TemporaryDirectory(prefix=f"{prefix}-") as log_dir:
         processes = Processes(Path(log_dir))
         try:

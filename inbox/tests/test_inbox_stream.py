@@ -38,8 +38,19 @@ def presence_event(user_id: int) -> dict:
     return {"type": "presence.changed", "teammate": {"id": user_id, "presence": "online"}}
 
 
+LAYERS = {"core": "channels_redis.core.RedisChannelLayer", "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer"}
+
+
+@pytest.fixture(params=sorted(LAYERS))
+def either_redis_layer(request, settings):
+    """Both of channels-redis' layers number the stream (CHANNEL_LAYER_BACKEND picks one)."""
+    layer = settings.CHANNEL_LAYERS["default"]
+    settings.CHANNEL_LAYERS = {"default": {**layer, "BACKEND": LAYERS[request.param]}}
+    return request.param
+
+
 async def test_inbox_events_follow_the_snapshot_one_by_one_and_the_pong_tells_where_the_stream_is(
-        widget, ana, ben, org):
+        either_redis_layer, widget, ana, ben, org):
     ana_inbox, snapshot = await open_inbox(ana, org)
     assert isinstance(snapshot["epoch"], str) and isinstance(snapshot["seq"], int)
 

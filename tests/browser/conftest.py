@@ -1,1 +1,1 @@
-from tests.browser.live import browser_page, running_web  # noqa: F401
+from tests.browser.live import browser_page, running_web, telegram  # noqa: F401

@@ -140,6 +140,19 @@ def browser_page():
         assert not csp_violations, "the Content-Security-Policy blocked something:\n" + "\n".join(csp_violations)
 
 
+@pytest.fixture
+def telegram(demo):
+    """A fake Telegram Bot API for the demo bot (each test module says what `demo` is); a web
+    process with TELEGRAM_API_BASE_URL set to its url sends there."""
+    from channels_gateway.models import ChannelConnection
+    from tests.fakes.telegram_api import FakeTelegram
+
+    connection = ChannelConnection.objects.get(organization_id=demo["organization"]["id"], platform="telegram")
+    with FakeTelegram(connection.secrets["bot_token"]) as fake:
+        fake.connection = connection
+        yield fake
+
+
 def seeded_demo() -> dict:
     """`seed_demo --json`: the demo org, its users with fresh passwords, its widget."""
     out = StringIO()

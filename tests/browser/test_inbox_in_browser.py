@@ -18,7 +18,6 @@ from playwright.sync_api import expect
 from channels_gateway.models import ChannelConnection
 from inbox.models import CannedReply
 from tests.browser.live import WebProcess, open_inbox_as, seeded_demo
-from tests.fakes.telegram_api import FakeTelegram
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
@@ -35,15 +34,6 @@ def demo():
         CannedReply.objects.get_or_create(organization_id=report["organization"]["id"], title=title,
                                           defaults={"text": text})
     return report
-
-
-@pytest.fixture
-def telegram(demo):
-    """A fake Telegram Bot API for the demo bot; the web process below sends to it."""
-    connection = ChannelConnection.objects.get(organization_id=demo["organization"]["id"], platform="telegram")
-    with FakeTelegram(connection.secrets["bot_token"]) as fake:
-        fake.connection = connection
-        yield fake
 
 
 @pytest.fixture

@@ -111,7 +111,7 @@ def test_every_open_inbox_ends_with_every_message_when_the_layer_drops_events(
         frames[username] = record_frames(page)
         open_inbox_as(page, overloaded_web.url, demo, username)
         page.evaluate(f"location.hash = '#session-{watched.pk}'")
-        page.locator(f'[data-testid="transcript"] [data-testid="message"]').first.wait_for()
+        page.locator('[data-testid="transcript"] [data-testid="message"]').first.wait_for()
         pages[username] = page
 
     sent = [f"message {n:02d}" for n in range(MESSAGES)]

@@ -19,7 +19,6 @@ from channels_gateway.models import ChannelConnection
 from conversations.models import AuthorKind, Message
 from tests.browser.live import WebProcess, open_inbox_as, seeded_demo
 from tests.browser.off_thread import off_the_browser_thread
-from tests.fakes.telegram_api import FakeTelegram
 from tests.faults.private_redis import PrivateRedis
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
@@ -35,14 +34,6 @@ OUTAGE_SECONDS = 4
 @pytest.fixture
 def demo(transactional_db):
     return seeded_demo()
-
-
-@pytest.fixture
-def telegram(demo):
-    connection = ChannelConnection.objects.get(organization_id=demo["organization"]["id"], platform="telegram")
-    with FakeTelegram(connection.secrets["bot_token"]) as fake:
-        fake.connection = connection
-        yield fake
 
 
 @pytest.fixture

@@ -9,24 +9,8 @@ import sys
 import time
 
 from django.conf import settings
-from django.db import connection
 
-from tests.cluster import _wait_until_listening
-
-
-def cluster_env(**extra: str) -> dict[str, str]:
-    database = connection.settings_dict
-    return {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "handoff_site.test_settings",
-        "HANDOFF_REAL_CLUSTER": "1",
-        "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
-        "SECRET_KEY": settings.SECRET_KEY,  # task payloads are signed with it
-        "Q_CLUSTER_NAME": settings.Q_CLUSTER["name"],
-        "CHANNEL_LAYER_PREFIX": settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"],
-        "Q_WORKERS": "2",
-        **extra,
-    }
+from tests.cluster import _wait_until_listening, cluster_env
 
 
 class WorkerCluster:

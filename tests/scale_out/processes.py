@@ -2,7 +2,6 @@
 processes (daphne, tests/browser/live.py's WebProcess) and django-q2 clusters."""
 
 import contextlib
-import os
 import signal
 import subprocess
 import sys
@@ -10,11 +9,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
-from django.db import connection
 from django_q.brokers import get_broker
 from django_q.conf import Conf
 
 from tests.browser.live import WebProcess
+from tests.cluster import cluster_env, mail_to_files
 
 
 @contextlib.contextmanager
@@ -29,29 +28,14 @@ def web_processes(count: int):
             web.stop()
 
 
-def _cluster_env(mail_dir) -> dict:
-    database = connection.settings_dict
-    return {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "handoff_site.test_settings",
-        "HANDOFF_REAL_CLUSTER": "1",
-        "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
-        "SECRET_KEY": settings.SECRET_KEY,  # task payloads are signed with it
-        "Q_CLUSTER_NAME": settings.Q_CLUSTER["name"],  # one queue, two consumers
-        "CHANNEL_LAYER_PREFIX": settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"],
-        "TEST_EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
-        "EMAIL_FILE_PATH": str(mail_dir),
-        "Q_WORKERS": "2",
-    }
-
-
 @contextlib.contextmanager
 def clusters(count: int, mail_dir):
     """`count` qcluster processes on one queue (tests/cluster.py's running_cluster starts one
     and waits for any cluster to report; here all of them must)."""
     processes = [
-        subprocess.Popen([sys.executable, str(settings.BASE_DIR / "manage.py"), "qcluster"], env=_cluster_env(mail_dir),
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.Popen([sys.executable, str(settings.BASE_DIR / "manage.py"), "qcluster"],
+                         env=cluster_env(**mail_to_files(mail_dir)), stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
         for _ in range(count)
     ]
     try:

@@ -34,6 +34,7 @@ const ui = {
   live: root.querySelector('[data-testid="queue-live"]'),
   history: root.querySelector('[data-testid="queue-history"]'),
   historyMore: root.querySelector('[data-testid="history-more"]'),
+  queueMore: root.querySelector('[data-testid="queue-more"]'),
   historyTitle: root.querySelector("[data-history-title]"),
   liveTitle: root.querySelector("[data-live-title]"),
   sections: {
@@ -83,6 +84,9 @@ const state = {
   agents: [],
   filters: { view: "active", channel: "", agent: "", query: "" },
   history: { sessions: [], nextBefore: null, loading: false, error: null, requestId: null, key: "" },
+  // The queue comes a page at a time (a busy org has thousands waiting): `next` is where the
+  // following page starts, `unloaded` how many wait beyond the pages loaded so far.
+  queuePages: { next: null, unloaded: 0, loading: false },
   notifications: [], // {sessionId, contact, summary, at, read}
   unsupported: new Set(), // optional request types the server answered unknown_type to
   typing: new Map(), // session id -> {name, until}
@@ -546,6 +550,7 @@ function applySnapshot(frame) {
   state.me = frame.me || state.me;
   state.organization = frame.organization || state.organization;
   state.sessions = new Map((frame.sessions || []).map((session) => [session.id, session]));
+  queuePageLoaded(frame.queue, (frame.sessions || []).filter((session) => session.status === "queued").length, false);
   for (const map of [state.unread, state.takenBy, state.flash]) {
     for (const id of [...map.keys()]) if (!state.sessions.has(id)) map.delete(id);
   }
@@ -745,6 +750,11 @@ function handleResult(frame) {
     case "history":
       historyLoaded(frame, request);
       break;
+    case "queue":
+      for (const session of frame.sessions || []) if (!state.sessions.has(session.id)) state.sessions.set(session.id, session);
+      queuePageLoaded(frame, (frame.sessions || []).length, true);
+      renderLists();
+      break;
     default:
       break;
   }
@@ -782,6 +792,10 @@ function handleError(frame) {
   if (action === "history") {
     historyFailed(frame.message || "Past conversations could not be loaded.");
     return;
+  }
+  if (action === "queue") {
+    state.queuePages.loading = false;
+    renderLists();
   }
 
   toast(frame.message || "Something went wrong. Please try again.");
@@ -1003,6 +1017,24 @@ function loadHistory({ reset = false } = {}) {
   const requestId = send(payload, { key: hist.key, append: !reset });
   hist.loading = Boolean(requestId);
   hist.requestId = requestId;
+  renderLists();
+}
+
+function queuePageLoaded(page, received, appended) {
+  const pages = state.queuePages;
+  pages.loading = false;
+  if (!page || typeof page.waiting !== "number") {
+    Object.assign(pages, { next: null, unloaded: 0 });
+    return;
+  }
+  pages.next = page.next || null;
+  pages.unloaded = pages.next ? Math.max(0, appended ? pages.unloaded - received : page.waiting - received) : 0;
+}
+
+function loadMoreQueue() {
+  const pages = state.queuePages;
+  if (!pages.next || pages.loading) return;
+  if (send({ type: "queue", after_queued_at: pages.next.queued_at, after_id: pages.next.id })) pages.loading = true;
   renderLists();
 }
 
@@ -1317,11 +1349,16 @@ function renderLists() {
   ui.liveTitle.textContent = view === "mine" ? "With you" : "Live";
   ui.historyTitle.textContent = view === "expired" ? "Expired" : "Resolved";
 
-  ui.waitingCount.textContent = String(waiting.length);
+  const filtered = Boolean(state.filters.channel || state.filters.agent || state.filters.query.trim());
+  const pages = state.queuePages;
+  // Unfiltered, the count is everyone waiting, loaded or not; filters apply to what is loaded.
+  ui.waitingCount.textContent = String(waiting.length + (filtered ? 0 : pages.unloaded));
+  ui.queueMore.hidden = !pages.next || ui.sections.waiting.hidden;
+  ui.queueMore.disabled = pages.loading;
+  ui.queueMore.textContent = pages.loading ? "Loading…" : `Show more waiting (${pages.unloaded} more)`;
   ui.liveCount.textContent = String(live.length);
   ui.waitingEmpty.hidden = waiting.length > 0;
   ui.liveEmpty.hidden = live.length > 0;
-  const filtered = Boolean(state.filters.channel || state.filters.agent || state.filters.query.trim());
   ui.waitingEmpty.textContent = filtered
     ? "Nobody waiting matches these filters."
     : "Nobody is waiting. When a customer asks for a person, they show up here.";
@@ -1554,6 +1591,7 @@ ui.search.addEventListener("keydown", (event) => {
   }
 });
 ui.historyMore.addEventListener("click", () => loadHistory({ reset: false }));
+ui.queueMore.addEventListener("click", loadMoreQueue);
 
 // Arrow keys move between conversations in the list.
 root.querySelector(".sidebar-scroll").addEventListener("keydown", (event) => {

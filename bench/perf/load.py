@@ -84,6 +84,10 @@ def summarise(arrivals: Arrivals, *, rate: float, duration: float, errors: int, 
     )
 
 
+# How long a run waits, after its figures are taken, for the requests still unanswered.
+BACKLOG_SECONDS = 120.0
+
+
 async def open_loop(*, rate: float, duration: float, fire: Callable[[int, str], Awaitable[bool]],
                     arrivals: Arrivals, drain: float = 5.0, first: int = 0) -> RunResult:
     """Fire `fire(n, token)` at `rate` per second for `duration` seconds, then wait up to
@@ -119,7 +123,12 @@ async def open_loop(*, rate: float, duration: float, fire: Callable[[int, str], 
         await asyncio.sleep(0.02)
     if tasks:
         await asyncio.wait(tasks, timeout=max(0.1, deadline - time.perf_counter()))
-    return summarise(arrivals, rate=rate, duration=duration, errors=errors, send_lag=worst_lag)
+    result = summarise(arrivals, rate=rate, duration=duration, errors=errors, send_lag=worst_lag)
+    if tasks:
+        # A run past the server's capacity leaves a backlog of requests: the next run starts
+        # once every one is answered, or it would measure this run's queue, not its own rate.
+        await asyncio.wait(tasks, timeout=BACKLOG_SECONDS)
+    return result
 
 
 def http_session() -> aiohttp.ClientSession:

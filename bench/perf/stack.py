@@ -77,6 +77,11 @@ class Processes:
         path = self.log_dir / f"{name}.log"
         return path.read_text(errors="replace")[-4000:] if path.exists() else ""
 
+    def print_logs(self) -> None:
+        """What each process wrote last, for a run that failed (the files go with the run)."""
+        for name, _ in self.running:
+            print(f"--- {name}, the end of its log ---\n{self.log(name)}", file=sys.stderr)
+
     def check_alive(self) -> None:
         for name, process in self.running:
             if process.poll() is not None:
@@ -271,6 +276,9 @@ def product_stack(*, web_processes: int = 1, workers: int = 1, channel_layer_bac
             if workers:
                 _wait_for_cluster(name, processes)
             yield stack
+        except BaseException:
+            processes.print_logs()
+            raise
         finally:
             processes.stop_all()
             _drop_database(name)
@@ -314,6 +322,9 @@ def relay_stack(*, channel_layer_backend: str | None = None, web_processes: int 
             for url in relay.web_urls:
                 wait_until_healthy(url, processes)
             yield relay
+        except BaseException:
+            processes.print_logs()
+            raise
         finally:
             processes.stop_all()
             _forget_redis_keys(f"{prefix}*")

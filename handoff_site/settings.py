@@ -121,18 +121,15 @@ TEMPLATES = [
 # --- Database -------------------------------------------------------------------------
 
 DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{EMBEDDED_DATA_DIR / 'handoff.sqlite3'}"
-_EMBEDDED_DATABASE = DATABASE_URL.startswith("sqlite:")
 # PostgreSQL connections are kept (each web pool thread and worker keeps one): a new one per
 # request costs a backend fork on the database server, and under load that fork was most of a
 # webhook's latency (bench/perf, figure 1). A connection an error left broken is replaced at the
 # next request boundary (handoff_site/asgi_handler.py); DB_HEALTH_CHECKS=1 also pings each reused
 # connection first, which turns that one failed request into a round trip on every request.
-DATABASES = {"default": dj_database_url.parse(
-    DATABASE_URL,
-    conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "0" if _EMBEDDED_DATABASE else "60")),
-    conn_health_checks=env_bool("DB_HEALTH_CHECKS"),
-)}
-if _EMBEDDED_DATABASE:
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_health_checks=env_bool("DB_HEALTH_CHECKS"))}
+_SQLITE = DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
+DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("DB_CONN_MAX_AGE", "0" if _SQLITE else "60"))
+if _SQLITE:
     EMBEDDED_DATA_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES["default"]["OPTIONS"] = {
         # The web and worker processes write concurrently: WAL lets readers continue,

@@ -1,7 +1,10 @@
-"""A JSON websocket that answers bad frames with an error frame instead of dying."""
+"""A JSON websocket that answers bad frames with an error frame instead of dying, and closes
+when the channel layer lost its subscriptions (its client reconnects and reloads)."""
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+# "Service Restart": the browser scripts reconnect on any code but their own 44xx ones.
+CLOSE_RECONNECT = 1012
 INVALID_INPUT = {"type": "error", "code": "invalid_input", "message": "Send a JSON object with a string \"type\"."}
 
 
@@ -22,3 +25,8 @@ class JsonSocketConsumer(AsyncJsonWebsocketConsumer):
             return await super().decode_json(text_data)
         except (ValueError, RecursionError):  # RecursionError: nested deeper than json.loads follows
             return None
+
+    async def subscriptions_lost(self, message):
+        """From handoff_site.channel_layer: whatever was published since is not coming; a new
+        socket subscribes again and starts from the database."""
+        await self.close(code=CLOSE_RECONNECT)

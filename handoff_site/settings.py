@@ -13,6 +13,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 EMBEDDED_DATA_DIR = Path(os.environ.get("HANDOFF_DATA_DIR", BASE_DIR / ".demo"))
@@ -74,6 +75,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "guardian",
+    # Before django_q: its `qcluster` command is handoff_site's (task modules preloaded).
+    "handoff_site",
     "django_q",
     "axes",
     "orgs",
@@ -147,12 +150,18 @@ CHANNEL_LAYER_PREFIX = os.environ.get("CHANNEL_LAYER_PREFIX", "handoff")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": os.environ.get("CHANNEL_LAYER_BACKEND", "channels_redis.core.RedisChannelLayer"),
+            # Pub/sub, with a Redis restart noticed (handoff_site/channel_layer.py says why);
+            # channels_redis.core.RedisChannelLayer also works, at a lower rate.
+            "BACKEND": os.environ.get("CHANNEL_LAYER_BACKEND", "handoff_site.channel_layer.ReconnectingPubSubChannelLayer"),
             "CONFIG": {
-                # redis-py's default 5 s read timeout equals channels-redis's 5 s blocking pop:
-                # an idle socket's consumer would die with a TimeoutError every few seconds.
-                "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 5}],
+                # With the core layer, redis-py's default 5 s read timeout equals its 5 s blocking
+                # pop: an idle socket's consumer would die with a TimeoutError every few seconds.
+                # One more try on a broken connection: the pool's connections that outlived a
+                # Redis restart fail at once, and the first publish after it would be lost.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 5,
+                           "retry_on_error": [RedisConnectionError]}],
                 "prefix": CHANNEL_LAYER_PREFIX,
+                # The core layer's per-channel queue (the pub/sub layer has none).
                 "capacity": int(os.environ.get("CHANNEL_LAYER_CAPACITY", "1000")),
                 "expiry": 60,
             },

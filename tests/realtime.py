@@ -30,14 +30,18 @@ class GroupListener:
         channel = await layer.new_channel()
         await layer.group_add(self.group, channel)
         self._ready.set()
+        # One receive at a time, never cancelled until the end: the pub/sub layer takes a
+        # cancelled receive for its consumer leaving and forgets the channel.
+        receiving = asyncio.ensure_future(layer.receive(channel))
         try:
             while not self._stop.is_set():
-                try:
-                    message = await asyncio.wait_for(layer.receive(channel), 0.1)
-                except asyncio.TimeoutError:
-                    continue
-                self.received.put(message.get("event") or message.get("frame") or message)
+                done, _ = await asyncio.wait({receiving}, timeout=0.1)
+                if done:
+                    message = receiving.result()
+                    self.received.put(message.get("event") or message.get("frame") or message)
+                    receiving = asyncio.ensure_future(layer.receive(channel))
         finally:
+            receiving.cancel()
             await layer.group_discard(self.group, channel)
 
     def events(self, timeout: float = 0.5) -> list[dict]:

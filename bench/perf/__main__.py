@@ -1,6 +1,6 @@
 """Issue 8's figures, the product beside the bare relay in the same run.
 
-    .venv/bin/python -m bench.perf [figure ...] [--json] [--quick] [--layer core|pubsub]
+    .venv/bin/python -m bench.perf [figure ...] [--json] [--quick] [--layer core|pubsub|product]
 
 With no figure names every figure runs, in the order of FIGURES. `--quick` runs each for a
 few seconds (a smoke run, figures meaningless); `--json` prints one JSON object instead of
@@ -35,10 +35,10 @@ import time
 import traceback
 
 from bench.perf.rows import COLUMNS
-from bench.perf.stack import CORE_LAYER, LAYER_VARIABLE, PUBSUB_LAYER
+from bench.perf.stack import CORE_LAYER, LAYER_VARIABLE, PRODUCT_LAYER, PUBSUB_LAYER
 from bench.report import emit, format_table
 
-LAYERS = {"core": CORE_LAYER, "pubsub": PUBSUB_LAYER}
+LAYERS = {"core": CORE_LAYER, "pubsub": PUBSUB_LAYER, "product": PRODUCT_LAYER}
 # name on the command line → module; run in this order.
 FIGURES = {
     "webhook": "bench.perf.webhook_inbox",          # 1 webhook → inbox (perf-stack)

@@ -18,10 +18,12 @@ settings.configure(
     INSTALLED_APPS=["channels"],
     CHANNEL_LAYERS={
         "default": {
-            "BACKEND": os.environ.get("CHANNEL_LAYER_BACKEND", "channels_redis.core.RedisChannelLayer"),
+            # relay_stack() sets the product's layer; the pub/sub one, handoff_site/channel_layer.py,
+            # is the stock layer plus what happens when Redis is lost (nothing on the hot path).
+            "BACKEND": os.environ.get("CHANNEL_LAYER_BACKEND", "handoff_site.channel_layer.ReconnectingPubSubChannelLayer"),
             "CONFIG": {
-                # As the product's settings: redis-py's default 5 s read timeout equals the layer's
-                # 5 s blocking pop, and an idle socket's consumer would die with a TimeoutError.
+                # As the product's settings: with the core layer, redis-py's default 5 s read
+                # timeout equals its 5 s blocking pop, and an idle consumer would time out.
                 "hosts": [{"address": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
                            "socket_timeout": 15, "socket_connect_timeout": 5}],
                 "prefix": os.environ.get("CHANNEL_LAYER_PREFIX", "relay"),

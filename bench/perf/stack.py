@@ -35,6 +35,8 @@ POSTGRES = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432"
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 PUBSUB_LAYER = "channels_redis.pubsub.RedisPubSubChannelLayer"
 CORE_LAYER = "channels_redis.core.RedisChannelLayer"
+# The product's default (handoff_site/settings.py): the pub/sub layer that notices a Redis restart.
+PRODUCT_LAYER = "handoff_site.channel_layer.ReconnectingPubSubChannelLayer"
 # `python -m bench.perf --layer …` sets it: the channel layer of every stack a figure starts.
 LAYER_VARIABLE = "BENCH_CHANNEL_LAYER"
 
@@ -255,8 +257,22 @@ def product_stack(*, web_processes: int = 1, workers: int = 1, channel_layer_bac
     database_url = f"{POSTGRES}/{name}"
     ports = [free_port() for _ in range(web_processes)]
     web_urls = [f"http://127.0.0.1:{port}" for port in ports]
-    env = stack_env(database_url=database_url, prefix=name, site_url=web_urls[0],
-                    channel_layer_backend=chosen_layer(channel_layer_backend), extra_env=extra_env)
+    with contextlib.ExitStack() as fakes:
+        if "TELEGRAM_API_BASE_URL" not in (extra_env or {}):
+            # What the scenarios send to users (a teammate joined, replies) must reach a Bot API:
+            # against the unreachable api.telegram.org each delivery would fail and retry in
+            # the worker, in the middle of the figure (150-350 ms stalls every 30 s).
+            from bench.perf.platform_clients import TimedTelegram
+
+            telegram = fakes.enter_context(TimedTelegram())
+            extra_env = {**(extra_env or {}), "TELEGRAM_API_BASE_URL": telegram.url}
+        env = stack_env(database_url=database_url, prefix=name, site_url=web_urls[0],
+                        channel_layer_backend=chosen_layer(channel_layer_backend), extra_env=extra_env)
+        yield from _run_product_stack(name, database_url, ports, web_urls, env, workers)
+
+
+def _run_product_stack(name: str, database_url: str, ports: list[int], web_urls: list[str], env: dict,
+                       workers: int) -> Iterator[Stack]:
     with tempfile.TemporaryDirectory(prefix=f"{name}-") as log_dir:
         processes = Processes(Path(log_dir))
         _create_database(name)
@@ -310,7 +326,7 @@ def relay_stack(*, channel_layer_backend: str | None = None, web_processes: int 
     ports = [free_port() for _ in range(web_processes)]
     env = {key: value for key, value in os.environ.items() if key not in _OWN_VARIABLES}
     env.update({"REDIS_URL": REDIS_URL, "CHANNEL_LAYER_PREFIX": prefix, "PYTHONUNBUFFERED": "1",
-                "CHANNEL_LAYER_BACKEND": chosen_layer(channel_layer_backend) or CORE_LAYER})
+                "CHANNEL_LAYER_BACKEND": chosen_layer(channel_layer_backend) or PRODUCT_LAYER})
     with tempfile.TemporaryDirectory(prefix=f"{prefix}-") as log_dir:
         processes = Processes(Path(log_dir))
         try:

@@ -38,12 +38,14 @@ def presence_event(user_id: int) -> dict:
     return {"type": "presence.changed", "teammate": {"id": user_id, "presence": "online"}}
 
 
-LAYERS = {"core": "channels_redis.core.RedisChannelLayer", "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer"}
+CORE_LAYER = "channels_redis.core.RedisChannelLayer"
+LAYERS = {"core": CORE_LAYER, "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
+          "product": "handoff_site.channel_layer.ReconnectingPubSubChannelLayer"}
 
 
 @pytest.fixture(params=sorted(LAYERS))
 def either_redis_layer(request, settings):
-    """Both of channels-redis' layers number the stream (CHANNEL_LAYER_BACKEND picks one)."""
+    """Every Redis layer numbers the stream (CHANNEL_LAYER_BACKEND picks one)."""
     layer = settings.CHANNEL_LAYERS["default"]
     settings.CHANNEL_LAYERS = {"default": {**layer, "BACKEND": LAYERS[request.param]}}
     return request.param
@@ -81,7 +83,8 @@ async def test_inbox_events_follow_the_snapshot_one_by_one_and_the_pong_tells_wh
 
 
 async def test_a_full_channel_drops_events_and_the_position_shows_the_gap(org, settings):
-    settings.CHANNEL_LAYERS = {"default": {**settings.CHANNEL_LAYERS["default"],
+    # The core layer's channels have a capacity (the pub/sub layer's have none).
+    settings.CHANNEL_LAYERS = {"default": {**settings.CHANNEL_LAYERS["default"], "BACKEND": CORE_LAYER,
                                            "CONFIG": {**settings.CHANNEL_LAYERS["default"]["CONFIG"], "capacity": 2}}}
     layer = get_channel_layer()
     channel = await layer.new_channel()

@@ -1,0 +1,79 @@
+"""The product's channel layer (pub/sub) on a private Redis that is stopped and started again:
+open sockets are told and close, so the tabs reconnect instead of staying open and deaf."""
+
+import asyncio
+
+import pytest
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from handoff_site.channel_layer import SUBSCRIPTIONS_LOST, ReconnectingPubSubChannelLayer
+from handoff_site.json_socket import CLOSE_RECONNECT
+from tests.faults.private_redis import PrivateRedis
+from tests.sockets import open_inbox
+
+PRODUCT_LAYER = "handoff_site.channel_layer.ReconnectingPubSubChannelLayer"
+
+
+@pytest.fixture
+def private_redis():
+    server = PrivateRedis()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+def hosts_on(redis_url: str) -> list[dict]:
+    """The product's Redis settings (time-outs, retries), on another server."""
+    return [{**host, "address": redis_url} for host in settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"]]
+
+
+def layer_on(redis_url: str) -> ReconnectingPubSubChannelLayer:
+    return ReconnectingPubSubChannelLayer(hosts=hosts_on(redis_url), prefix="layer-test")
+
+
+async def test_the_product_uses_this_layer():
+    assert isinstance(get_channel_layer(), ReconnectingPubSubChannelLayer)
+
+
+async def test_a_lost_redis_is_told_to_every_channel_and_a_new_subscription_hears_again(private_redis):
+    layer = layer_on(private_redis.url)
+    listening, idle = await layer.new_channel(), await layer.new_channel()
+    await layer.group_add("inbox", listening)
+    await layer.group_send("inbox", {"type": "inbox.event", "n": 1})
+    assert (await asyncio.wait_for(layer.receive(listening), 2))["n"] == 1
+
+    private_redis.stop()
+    assert await asyncio.wait_for(layer.receive(listening), 5) == {"type": SUBSCRIPTIONS_LOST}
+    assert await asyncio.wait_for(layer.receive(idle), 5) == {"type": SUBSCRIPTIONS_LOST}
+
+    private_redis.start()
+    reconnected = await layer.new_channel()
+    await layer.group_add("inbox", reconnected)
+    # The first publish after the restart goes out, though the pool's connection is stale.
+    await layer.group_send("inbox", {"type": "inbox.event", "n": 2})
+    assert (await asyncio.wait_for(layer.receive(reconnected), 2))["n"] == 2
+    await layer.flush()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_an_open_inbox_closes_when_redis_goes_away_and_a_new_one_follows_the_stream_again(
+        private_redis, settings, ana, organization):
+    layer = settings.CHANNEL_LAYERS["default"]
+    hosts = hosts_on(private_redis.url)
+    settings.CHANNEL_LAYERS = {"default": {**layer, "BACKEND": PRODUCT_LAYER, "CONFIG": {
+        **layer["CONFIG"], "hosts": hosts}}}
+    inbox, _ = await open_inbox(ana, organization)
+
+    private_redis.stop()
+    closed = await inbox.receive_output(timeout=5)
+    assert closed == {"type": "websocket.close", "code": CLOSE_RECONNECT}
+    await inbox.disconnect()  # what daphne tells the consumer once the socket is closed
+
+    private_redis.start()
+    # The new tab is subscribed again: it hears its own teammate come online.
+    again, snapshot = await open_inbox(ana, organization)
+    assert snapshot["type"] == "snapshot"
+    await again.disconnect()

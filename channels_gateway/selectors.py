@@ -31,9 +31,14 @@ def active_channel_count(*, organization) -> int:
 def webhook_connection(*, key: str, platforms: tuple[str, ...]) -> ChannelConnection | None:
     if not platforms:
         return None
-    return ChannelConnection.objects.select_related("agent", "organization").filter(
-        key=key, platform__in=platforms, is_active=True
-    ).first()
+    # get(), not first(): the key is unique, and first() would add an ORDER BY to compile on
+    # every webhook.
+    try:
+        return ChannelConnection.objects.select_related("agent", "organization").get(
+            key=key, platform__in=platforms, is_active=True
+        )
+    except ChannelConnection.DoesNotExist:
+        return None
 
 
 def webhook_url(connection: ChannelConnection) -> str | None:

@@ -23,10 +23,19 @@ from tests.sockets import receive_until, widget_socket
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.cluster]
 
 
-def make_due(session: HandoffSession) -> None:
+def make_due(session: HandoffSession, deadline: str) -> None:
+    """`remind` or `expire`: that deadline of the session is due now."""
     past = timezone.now() - timedelta(seconds=1)
-    HandoffSession.objects.filter(pk=session.pk).update(remind_at=past, expires_at=past)
-    Schedule.objects.filter(name__endswith=f":{session.pk}").update(next_run=past)
+    field = {"remind": "remind_at", "expire": "expires_at"}[deadline]
+    HandoffSession.objects.filter(pk=session.pk).update(**{field: past})
+    Schedule.objects.filter(name__startswith=deadline, name__endswith=f":{session.pk}").update(next_run=past)
+
+
+async def mails_sent(directory, timeout: float = 15) -> list[str]:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not any(directory.iterdir()) and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.1)
+    return [path.read_text() for path in directory.iterdir()]
 
 
 async def test_worker_answers_escalates_reminds_and_expires(real_task_queue, tmp_path):
@@ -52,9 +61,12 @@ async def test_worker_answers_escalates_reminds_and_expires(real_task_queue, tmp
         session = await database_sync_to_async(HandoffSession.objects.get)()
         assert session.status == "queued"
 
-        # The deadlines come due; the scheduler hands them to the cluster, which sends
-        # the one reminder and expires the session.
-        await database_sync_to_async(make_due)(session)
+        # The deadlines come due, one after the other (both at once, the expiry may come
+        # first and a reminder is then pointless); the scheduler hands each to the cluster.
+        await database_sync_to_async(make_due)(session, "remind")
+        await database_sync_to_async(scheduler)()
+        assert len(await mails_sent(tmp_path)) == 1
+        await database_sync_to_async(make_due)(session, "expire")
         await database_sync_to_async(scheduler)()
         expired_notice = await receive_until(visitor, lambda f: f["type"] == "message", timeout=15)
         assert expired_notice["message"]["text"] == widget.agent.expired_message

@@ -68,7 +68,12 @@ def _locked_conversation(connection: ChannelConnection, inbound: InboundMessage)
     An ongoing conversation (nearly every message) is one query; a new thread or another
     sender in a shared thread takes the longer way."""
     locked = Conversation.objects.select_for_update(no_key=True, of=("self",)).select_related("contact")
-    conversation = locked.filter(connection=connection, external_thread_id=inbound.thread_id).first()
+    # get(), not first(), here and for the duplicate: unique lookups, and first()'s ORDER BY is
+    # SQL compiled on every message.
+    try:
+        conversation = locked.get(connection=connection, external_thread_id=inbound.thread_id)
+    except Conversation.DoesNotExist:
+        conversation = None
     if conversation is not None and conversation.contact.external_id == inbound.contact_external_id:
         _keep_display_name(conversation.contact, inbound)
         return conversation
@@ -118,11 +123,14 @@ def receive_inbound_message(*, connection: ChannelConnection, inbound: InboundMe
         # On the API channel the customer's own agent is the AI: Handoff only does the human part.
         ai_answers = conversation.mode == ConversationMode.AI and connection.platform != Platform.API
         if inbound.platform_message_id:
-            existing = Message.objects.filter(
-                conversation=conversation, author_kind=AuthorKind.USER,
-                platform_message_id=inbound.platform_message_id,
-            ).first()
-            if existing:
+            try:
+                existing = Message.objects.get(
+                    conversation=conversation, author_kind=AuthorKind.USER,
+                    platform_message_id=inbound.platform_message_id,
+                )
+            except Message.DoesNotExist:
+                pass
+            else:
                 return InboundResult(existing, created=False)
         message = Message.objects.create(
             organization_id=conversation.organization_id,

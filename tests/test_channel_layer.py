@@ -9,20 +9,9 @@ from django.conf import settings
 
 from handoff_site.channel_layer import SUBSCRIPTIONS_LOST, ReconnectingPubSubChannelLayer
 from handoff_site.json_socket import CLOSE_RECONNECT
-from tests.faults.private_redis import PrivateRedis
 from tests.sockets import open_inbox
 
 PRODUCT_LAYER = "handoff_site.channel_layer.ReconnectingPubSubChannelLayer"
-
-
-@pytest.fixture
-def private_redis():
-    server = PrivateRedis()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.close()
 
 
 def hosts_on(redis_url: str) -> list[dict]:

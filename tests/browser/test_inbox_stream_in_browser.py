@@ -3,9 +3,8 @@
 Three teammates' inboxes (real Chromium, the real inbox.js) watch one waiting conversation
 while a burst of customer messages and new handoffs is published with a channel capacity
 of 1 on channels-redis's core layer: it drops every group message that finds a listener's
-channel full. The
-frames each browser received show the holes; the inboxes still end up showing everything,
-because inbox.js sees the gap in the stream's `seq` and reloads.
+channel full. The frames each browser received show the holes; the inboxes still end up
+showing everything, because inbox.js sees the gap in the stream's `seq` and reloads.
 """
 
 import json

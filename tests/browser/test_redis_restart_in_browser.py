@@ -19,7 +19,6 @@ from channels_gateway.models import ChannelConnection
 from conversations.models import AuthorKind, Message
 from tests.browser.live import WebProcess, open_inbox_as, seeded_demo
 from tests.browser.off_thread import off_the_browser_thread
-from tests.faults.private_redis import PrivateRedis
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
@@ -34,16 +33,6 @@ OUTAGE_SECONDS = 4
 @pytest.fixture
 def demo(transactional_db):
     return seeded_demo()
-
-
-@pytest.fixture
-def private_redis():
-    server = PrivateRedis()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.close()
 
 
 @pytest.fixture

@@ -171,6 +171,10 @@ else:
     # Single-process development only: `manage.py rundemo` always provides a Redis.
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# Every web process marks all its open inbox tabs as seen in one UPDATE this often (inbox/
+# tab_heartbeat.py); well inside the 90 s after which a tab counts as gone.
+INBOX_TAB_HEARTBEAT_SECONDS = float(os.environ.get("INBOX_TAB_HEARTBEAT_SECONDS", "25"))
+
 Q_CLUSTER = {
     "name": os.environ.get("Q_CLUSTER_NAME", "handoff"),
     "workers": int(os.environ.get("Q_WORKERS", "2")),

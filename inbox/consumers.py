@@ -8,7 +8,7 @@ from conversations.events import inbox_group
 from handoff_site.errors import DomainError
 from handoff_site.json_socket import JsonSocketConsumer
 from handoff_site.realtime import stream_position
-from inbox import ws_actions
+from inbox import tab_heartbeat, ws_actions
 from inbox.selectors import inbox_snapshot
 from inbox.services import tab_close, tab_open
 from orgs.events import member_group
@@ -55,6 +55,7 @@ class InboxConsumer(JsonSocketConsumer):
         await self.accept()
         await database_sync_to_async(tab_open)(user=user, organization=self.organization,
                                                channel_name=self.channel_name)
+        tab_heartbeat.tab_opened(self.channel_name)
         # Read after joining the group, before the snapshot's queries: every event at or below
         # the position is in the snapshot, every later one reaches this socket (or leaves a gap).
         position = await stream_position(self.group)
@@ -65,6 +66,7 @@ class InboxConsumer(JsonSocketConsumer):
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
             await self.channel_layer.group_discard(self.member_group, self.channel_name)
+            tab_heartbeat.tab_closed(self.channel_name)
             await database_sync_to_async(tab_close)(channel_name=self.channel_name)
 
     async def receive_json(self, content, **kwargs):
@@ -72,6 +74,9 @@ class InboxConsumer(JsonSocketConsumer):
         kind = content.get("type")
         if kind == "snapshot":
             await self.send_fresh_snapshot()
+            return
+        if kind == "ping":
+            await self.pong(request_id)
             return
         action = ws_actions.ACTIONS.get(kind) or ws_actions.SIGNALS.get(kind)
         if action is None:
@@ -88,16 +93,18 @@ class InboxConsumer(JsonSocketConsumer):
             await self.send_json({"type": "error", "request_id": request_id, "action": kind,
                                   "code": "server_error", "message": "Something went wrong. Please try again."})
             return
-        if kind == "ping":
-            # Group membership expires in the channel layer (a day by default); a tab kept
-            # open over a weekend renews it with every ping.
-            await self.channel_layer.group_add(self.group, self.channel_name)
-            await self.channel_layer.group_add(self.member_group, self.channel_name)
-            # The stream's position: a tab whose last events were lost notices it here.
-            await self.send_json({"type": "pong", "request_id": request_id,
-                                  **_position_fields(await stream_position(self.group))})
-        elif result is not None:
+        if result is not None:
             await self.send_json({"type": "result", "request_id": request_id, "action": kind, **result})
+
+    async def pong(self, request_id) -> None:
+        """The tab's row is kept fresh by the process's heartbeat (inbox/tab_heartbeat.py)."""
+        # Group membership expires in the core channel layer (a day by default); a tab kept
+        # open over a weekend renews it with every ping.
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.channel_layer.group_add(self.member_group, self.channel_name)
+        # The stream's position: a tab whose last events were lost notices it here.
+        await self.send_json({"type": "pong", "request_id": request_id,
+                              **_position_fields(await stream_position(self.group))})
 
     async def inbox_event(self, message):
         await self.send_json({**message["event"], **_position_fields(message.get("position"))})

@@ -22,6 +22,8 @@ from orgs.permissions import authorize
 from orgs.roles import OrgPermission
 
 MAX_NOTE = 20_000
+# Channel names per heartbeat UPDATE: one statement stays small however many tabs a process holds.
+HEARTBEAT_BATCH = 1000
 
 
 def _publish_presence(*, organization_id: int, user_id: int) -> None:
@@ -65,16 +67,19 @@ def tab_open(*, user, organization: Organization, channel_name: str) -> None:
         )
 
 
-def tab_seen(*, channel_name: str) -> None:
-    """A ping. Only a tab coming back from stale changes anyone's presence."""
+def tabs_seen(*, channel_names: list[str]) -> None:
+    """A web process's heartbeat for all its open tabs (inbox/tab_heartbeat.py). A tab that
+    had gone stale (its process could not reach the database for a while) is back: the
+    org's inboxes hear it."""
     now = timezone.now()
-    tab = InboxTab.objects.filter(channel_name=channel_name).first()
-    if tab is None:
-        return
-    was_stale = tab.last_seen_at < now - TAB_TIMEOUT
-    InboxTab.objects.filter(pk=tab.pk).update(last_seen_at=now)
-    if was_stale:
-        _publish_presence(organization_id=tab.organization_id, user_id=tab.user_id)
+    for start in range(0, len(channel_names), HEARTBEAT_BATCH):
+        batch = InboxTab.objects.filter(channel_name__in=channel_names[start:start + HEARTBEAT_BATCH])
+        with transaction.atomic():
+            came_back = set(batch.filter(last_seen_at__lt=now - TAB_TIMEOUT)
+                            .values_list("organization_id", "user_id"))
+            batch.update(last_seen_at=now)
+            for organization_id, user_id in came_back:
+                _publish_presence(organization_id=organization_id, user_id=user_id)
 
 
 def tab_state(*, channel_name: str, state: str) -> None:

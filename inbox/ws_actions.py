@@ -135,14 +135,10 @@ def presence(user, content: dict, socket: "Socket") -> None:
     inbox_services.tab_state(channel_name=socket.channel_name, state=str(content.get("state", "")))
 
 
-def ping(user, content: dict, socket: "Socket") -> None:
-    inbox_services.tab_seen(channel_name=socket.channel_name)
-
-
 # Each answers with a result frame.
 ACTIONS = {
     "accept": accept, "reply": reply, "resolve": resolve, "transcript": transcript, "note": note,
     "transfer": transfer, "retry_delivery": retry_delivery, "history": history, "queue": queue,
 }
-# Signals: no answer unless they fail.
-SIGNALS = {"typing": typing, "presence": presence, "ping": ping}
+# Signals: no answer unless they fail. (`ping` is the consumer's own: it needs no database.)
+SIGNALS = {"typing": typing, "presence": presence}

@@ -61,6 +61,28 @@ async def test_a_tab_whose_process_died_goes_offline_at_the_next_sweep(org, ana,
     await ben_inbox.disconnect()
 
 
+async def test_open_tabs_stay_online_without_a_write_per_ping_and_a_stale_one_comes_back(org, ana, ben,
+                                                                                            settings):
+    settings.INBOX_TAB_HEARTBEAT_SECONDS = 0.1
+    ben_inbox, _ = await open_inbox(ben, org)
+    ana_inbox, _ = await open_inbox(ana, org)
+    assert (await receive_until(ben_inbox, presence_of(ana.pk)))["teammate"]["presence"] == "online"
+    # The process's heartbeats keep both tabs fresh and tell nobody anything.
+    assert await ben_inbox.receive_nothing(timeout=0.5)
+
+    # The process could not reach the database for minutes: to the others Ana looked offline.
+    stale = timezone.now() - timedelta(minutes=5)
+    await database_sync_to_async(InboxTab.objects.filter(user=ana).update)(last_seen_at=stale)
+    assert (await receive_until(ben_inbox, presence_of(ana.pk)))["teammate"]["presence"] == "online"
+    tab = await database_sync_to_async(InboxTab.objects.get)(user=ana)
+    assert tab.last_seen_at > timezone.now() - timedelta(seconds=30)
+
+    pong = await request(ana_inbox, {"type": "ping"}, "still-here")
+    assert pong["type"] == "pong" and pong["seq"] >= 1
+    await ana_inbox.disconnect()
+    await ben_inbox.disconnect()
+
+
 async def test_an_internal_note_stays_in_the_inbox(widget, org, ana, ben):
     visitor = await visitor_asks_for_a_human(widget)
     ana_inbox, _ = await open_inbox(ana, org)

@@ -18,3 +18,9 @@ application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocke
 # stalled every request in flight for 100-200 ms (bench/perf, figure 1: p99 at 50 webhooks/s
 # from about 175 ms to 40-50 ms).
 gc.freeze()
+# What the web process allocates later (open sockets and their consumers: 2,000 of them hold
+# a few million objects) the collector still walks: at the default thresholds a full
+# collection of 270-340 ms ran every 3-5 s while events fanned out to 2,000 sockets,
+# promoted by young collections that caught each fan-out's messages in flight. A young
+# collection every 50,000 allocations instead of 700 lets those die by reference count first.
+gc.set_threshold(50_000, 20, 100)

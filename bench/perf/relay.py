@@ -1,7 +1,8 @@
 """The bare Channels relay: the limit the product is measured against.
 
 `POST /relay` hands its body to `group_send`; every websocket on `/ws/relay/` is in that
-group and sends the body on as a text frame. No auth, no ORM, no logic: the same daphne,
+group and sends the body on as a text frame. No auth, no ORM (not even Channels' database
+connection check before each message), no logic: the same daphne,
 Channels and channels-redis as the product (CHANNEL_LAYER_BACKEND, REDIS_URL and
 CHANNEL_LAYER_PREFIX read like handoff_site/settings.py), so whatever the product adds on
 top is what the ratio shows. `GET /healthz` answers for the harness.
@@ -40,10 +41,14 @@ from channels.layers import get_channel_layer  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path  # noqa: E402
 
+from handoff_site.json_socket import DirectDispatch  # noqa: E402
+
 GROUP = "relay"
 
 
-class RelayConsumer(AsyncWebsocketConsumer):
+class RelayConsumer(DirectDispatch, AsyncWebsocketConsumer):
+    """Without Channels' per-message database hop, as the product's consumers: no ORM."""
+
     async def connect(self):
         await self.channel_layer.group_add(GROUP, self.channel_name)
         await self.accept()

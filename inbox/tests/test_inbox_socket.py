@@ -1,8 +1,12 @@
 """The teammate's inbox over a real websocket: snapshot, live events, accept, reply, resolve."""
 
+import asyncio
+import time
+
 import pytest
 from channels.db import database_sync_to_async
 
+from conversations.events import send_inbox_event
 from conversations.models import Conversation, HandoffSession
 from orgs.roles import Role
 from orgs.tests.factories import OrganizationFactory, member
@@ -171,3 +175,16 @@ async def test_a_removed_member_loses_the_live_feed_at_once(ana, org):
     await database_sync_to_async(membership_remove)(organization=org, user=ana)
     closed = await inbox.receive_output(timeout=5)
     assert closed == {"type": "websocket.close", "code": 4404}
+
+
+async def test_the_live_feed_keeps_flowing_while_the_database_thread_is_busy(ana, org):
+    """The sockets' database calls share one thread; an event on its way to an open inbox
+    does not wait for it (one tab's slow query froze every tab's feed)."""
+    inbox, _ = await open_inbox(ana, org)
+    slow_query = asyncio.ensure_future(database_sync_to_async(time.sleep)(3))
+    await asyncio.sleep(0.1)
+    await asyncio.to_thread(send_inbox_event, org.pk, {"type": "presence.changed", "teammate": {"id": 0}})
+    frame = await inbox.receive_json_from(timeout=1)
+    assert frame["type"] == "presence.changed" and not slow_query.done()
+    await slow_query
+    await inbox.disconnect()

@@ -48,8 +48,8 @@ def raise_fd_limit(needed: int) -> int:
     return soft
 
 
-# inbox.js pings every 25 s, which keeps the tab's presence row fresh: a tab that stops is
-# swept as gone after 90 s (and every sweep is a presence event to all the others).
+# inbox.js pings every 25 s (the pong carries the stream's position; the web process's
+# heartbeat, not the ping, keeps the tab's presence row fresh).
 PING_EVERY_SECONDS = 25.0
 
 

@@ -2,10 +2,10 @@
 
 `POST /relay` hands its body to `group_send`; every websocket on `/ws/relay/` is in that
 group and sends the body on as a text frame. No auth, no ORM (not even Channels' database
-connection check before each message), no logic: the same daphne,
-Channels and channels-redis as the product (CHANNEL_LAYER_BACKEND, REDIS_URL and
-CHANNEL_LAYER_PREFIX read like handoff_site/settings.py), so whatever the product adds on
-top is what the ratio shows. `GET /healthz` answers for the harness.
+connection check before each message), no logic: the same daphne, Channels and
+channels-redis as the product (CHANNEL_LAYER_BACKEND, REDIS_URL and CHANNEL_LAYER_PREFIX
+read like handoff_site/settings.py), so whatever the product adds on top is what the ratio
+shows. `GET /healthz` answers for the harness.
 
     daphne bench.perf.relay:application
 """

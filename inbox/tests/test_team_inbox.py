@@ -61,8 +61,7 @@ async def test_a_tab_whose_process_died_goes_offline_at_the_next_sweep(org, ana,
     await ben_inbox.disconnect()
 
 
-async def test_open_tabs_stay_online_without_a_write_per_ping_and_a_stale_one_comes_back(org, ana, ben,
-                                                                                            settings):
+async def test_the_process_heartbeat_keeps_tabs_online_and_brings_a_stale_one_back(org, ana, ben, settings):
     settings.INBOX_TAB_HEARTBEAT_SECONDS = 0.1
     ben_inbox, _ = await open_inbox(ben, org)
     ana_inbox, _ = await open_inbox(ana, org)

@@ -21,9 +21,9 @@ logger = logging.getLogger(__name__)
 
 
 class _OpenTabs:
-    def __init__(self) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.channel_names: set[str] = set()
-        self.beating: asyncio.Task | None = None
+        self.beating = loop.create_task(_beat(self))
 
 
 # One per event loop: daphne has one; a test suite opens sockets on many.
@@ -32,10 +32,9 @@ _open_tabs: dict[asyncio.AbstractEventLoop, _OpenTabs] = {}
 
 def tab_opened(channel_name: str) -> None:
     loop = asyncio.get_running_loop()
-    tabs = _open_tabs.setdefault(loop, _OpenTabs())
-    tabs.channel_names.add(channel_name)
-    if tabs.beating is None:
-        tabs.beating = loop.create_task(_beat(tabs))
+    if loop not in _open_tabs:
+        _open_tabs[loop] = _OpenTabs(loop)
+    _open_tabs[loop].channel_names.add(channel_name)
 
 
 def tab_closed(channel_name: str) -> None:
@@ -53,7 +52,7 @@ async def _beat(tabs: _OpenTabs) -> None:
     while True:
         await asyncio.sleep(settings.INBOX_TAB_HEARTBEAT_SECONDS)
         try:
-            await database_sync_to_async(tabs_seen)(channel_names=sorted(tabs.channel_names))
+            await database_sync_to_async(tabs_seen)(channel_names=list(tabs.channel_names))
         except Exception:
             # The rows stay fresh for 90 s: the next beats have time to get through.
             logger.warning("Could not mark %d open inbox tabs as seen", len(tabs.channel_names), exc_info=True)

@@ -6,6 +6,7 @@ from channels.layers import channel_layers
 from django.db import connections
 from django.core.cache import cache
 
+from channels_gateway import remembered_connections
 from conversations.tests.factories import AIAgentFactory
 from orgs.roles import Role
 from orgs.tests.factories import OrganizationFactory, member
@@ -45,6 +46,7 @@ def fake_anthropic(settings):
 @pytest.fixture(autouse=True)
 def _isolated_cache():
     cache.clear()
+    remembered_connections.forget_all()
     yield
 
 

@@ -38,6 +38,10 @@ class ChannelConnection(models.Model):
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    # Not a column: PostgreSQL's xmin of the row as `selectors.webhook_connection` read it (every
+    # write changes it), so storing a message can tell a remembered connection is out of date.
+    row_version: str | None = None
+
     class Meta:
         indexes = [models.Index(fields=["organization", "platform"])]
 

@@ -1,6 +1,9 @@
 from django.conf import settings
+from django.db import connection as db_connection
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from channels_gateway import remembered_connections
 from channels_gateway.adapters.registry import webhook_segment_of
 
 from channels_gateway.models import ChannelConnection
@@ -28,15 +31,30 @@ def active_channel_count(*, organization) -> int:
     return ChannelConnection.objects.filter(organization=organization, is_active=True).count()
 
 
-def webhook_connection(*, key: str, platforms: tuple[str, ...]) -> ChannelConnection | None:
+def webhook_connection(*, key: str, platforms: tuple[str, ...], remembered: bool = True) -> ChannelConnection | None:
+    """The active connection a webhook URL names, if it is on one of `platforms`. With
+    `remembered`, the one this process read for an earlier webhook may answer
+    (channels_gateway.remembered_connections says what keeps it honest); otherwise, or when
+    there is none, it is read now."""
     if not platforms:
         return None
-    # get(), not first(): the key is unique, and first() would add an ORDER BY to compile on
-    # every webhook.
+    connection = remembered_connections.recall(key) if remembered else None
+    if connection is None:
+        connection = _read_webhook_connection(key)
+        if connection is None:
+            return None
+        remembered_connections.remember(connection)
+    return connection if connection.platform in platforms else None
+
+
+def _read_webhook_connection(key: str) -> ChannelConnection | None:
+    connections = ChannelConnection.objects.select_related("agent", "organization")
+    if db_connection.vendor == "postgresql":
+        connections = connections.annotate(
+            row_version=RawSQL(f'"{ChannelConnection._meta.db_table}".xmin::text', ()))
+    # get(), not first(): the key is unique, and first() would add an ORDER BY to compile.
     try:
-        return ChannelConnection.objects.select_related("agent", "organization").get(
-            key=key, platform__in=platforms, is_active=True
-        )
+        return connections.get(key=key, is_active=True)
     except ChannelConnection.DoesNotExist:
         return None
 

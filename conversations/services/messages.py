@@ -9,17 +9,17 @@ from django.utils import timezone
 from channels_gateway.adapters.base import InboundMessage
 from channels_gateway.models import ChannelConnection, Platform
 from conversations import events
+from conversations.services.inbound_store import store_user_message
 from conversations.models import (
     AIReplyState,
     AuthorKind,
     Contact,
     Conversation,
-    ConversationMode,
     DeliveryStatus,
     Message,
 )
 from handoff_site.task_queue import enqueue_on_commit
-from handoff_site.errors import NotFoundError, ValidationError
+from handoff_site.errors import ValidationError
 
 MAX_INBOUND_TEXT = 20_000
 MAX_IDENTIFIER = 255  # the columns' width
@@ -46,57 +46,35 @@ def _contact_for(connection: ChannelConnection, inbound: InboundMessage) -> Cont
     contact, created = Contact.objects.get_or_create(
         connection=connection,
         external_id=inbound.contact_external_id,
-        defaults={"organization_id": connection.organization_id, "display_name": inbound.contact_name[:255]},
+        defaults={"organization_id": connection.organization_id, "display_name": inbound.contact_name},
     )
-    if not created:
-        _keep_display_name(contact, inbound)
+    if not created and inbound.contact_name and contact.display_name != inbound.contact_name:
+        contact.display_name = inbound.contact_name
+        contact.save(update_fields=["display_name"])
     return contact
 
 
-def _keep_display_name(contact: Contact, inbound: InboundMessage) -> None:
-    if inbound.contact_name and contact.display_name != inbound.contact_name[:255]:
-        contact.display_name = inbound.contact_name[:255]
-        contact.save(update_fields=["display_name"])
-
-
-def _locked_conversation(connection: ChannelConnection, inbound: InboundMessage) -> Conversation:
-    """The thread's conversation with its contact, row-locked: the mode decides who answers,
-    so it is read under the lock escalate/resolve/expire take, and a message arriving
-    mid-transition is never left for nobody. The lock also serialises deliveries of one
-    thread, so the duplicate check below needs no savepoint.
-
-    An ongoing conversation (nearly every message) is one query; a new thread or another
-    sender in a shared thread takes the longer way."""
-    locked = Conversation.objects.select_for_update(no_key=True, of=("self",)).select_related("contact")
-    # get(), not first(), here and for the duplicate: unique lookups, and first()'s ORDER BY is
-    # SQL compiled on every message.
-    try:
-        conversation = locked.get(connection=connection, external_thread_id=inbound.thread_id)
-    except Conversation.DoesNotExist:
-        conversation = None
-    if conversation is not None and conversation.contact.external_id == inbound.contact_external_id:
-        _keep_display_name(conversation.contact, inbound)
-        return conversation
-    contact = _contact_for(connection, inbound)
-    if conversation is None:
-        conversation, _ = Conversation.objects.get_or_create(
+def _open_conversation(connection: ChannelConnection, inbound: InboundMessage) -> None:
+    """A thread's first message: its contact and conversation (a concurrent first delivery of the
+    same thread finds the rows the other made)."""
+    with transaction.atomic():
+        Conversation.objects.get_or_create(
             connection=connection,
             external_thread_id=inbound.thread_id,
             defaults={
                 "organization_id": connection.organization_id,
                 "agent_id": connection.agent_id,
-                "contact": contact,
+                "contact": _contact_for(connection, inbound),
             },
         )
-        conversation = locked.get(pk=conversation.pk)
-    return conversation
 
 
 def receive_inbound_message(*, connection: ChannelConnection, inbound: InboundMessage) -> InboundResult:
     """Store a user's message once, however often the platform delivers it, then start the AI turn.
 
     Idempotent on (conversation, platform message id): a redelivery returns the stored
-    message with created=False and triggers nothing.
+    message with created=False and triggers nothing. Raises ConnectionChanged (a NotFoundError)
+    when the connection is no longer active.
     """
     inbound = replace(
         inbound,
@@ -115,40 +93,20 @@ def receive_inbound_message(*, connection: ChannelConnection, inbound: InboundMe
                               code="invalid_identifier")
     if len(text) > MAX_INBOUND_TEXT:
         raise ValidationError(f"Messages are limited to {MAX_INBOUND_TEXT} characters.", code="message_too_long")
-    if not connection.is_active:
-        raise NotFoundError("This channel is not active.", code="channel_inactive")
 
-    with transaction.atomic():
-        conversation = _locked_conversation(connection, inbound)
-        # On the API channel the customer's own agent is the AI: Handoff only does the human part.
-        ai_answers = conversation.mode == ConversationMode.AI and connection.platform != Platform.API
-        if inbound.platform_message_id:
-            try:
-                existing = Message.objects.get(
-                    conversation=conversation, author_kind=AuthorKind.USER,
-                    platform_message_id=inbound.platform_message_id,
-                )
-            except Message.DoesNotExist:
-                pass
-            else:
-                return InboundResult(existing, created=False)
-        message = Message.objects.create(
-            organization_id=conversation.organization_id,
-            conversation=conversation,
-            author_kind=AuthorKind.USER,
-            text=text,
-            platform_message_id=inbound.platform_message_id,
-            delivery_status=DeliveryStatus.RECEIVED,
-            ai_reply_state=(
-                AIReplyState.PENDING if ai_answers else AIReplyState.NONE
-            ),
-        )
-        Conversation.objects.filter(pk=conversation.pk).update(last_message_at=message.created_at)
-        message.conversation = conversation
+    stored = store_user_message(connection=connection, inbound=inbound, text=text)
+    if stored is None:
+        _open_conversation(connection, inbound)
+        stored = store_user_message(connection=connection, inbound=inbound, text=text)
+    message = stored.message
+    if stored.created:
+        if message.conversation.contact.external_id != inbound.contact_external_id:
+            _contact_for(connection, inbound)  # another sender in a shared thread is a contact too
+        # After the commit: the statement's own, or the caller's transaction's.
         events.publish_message_event(message)
-        if ai_answers:
+        if message.ai_reply_state == AIReplyState.PENDING:
             enqueue_on_commit("conversations.tasks.run_agent_turn", message.pk)
-    return InboundResult(message, created=True)
+    return InboundResult(message, created=stored.created)
 
 
 def post_message_to_contact(

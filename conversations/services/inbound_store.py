@@ -80,7 +80,10 @@ WITH live_connection AS (
            contact.external_id AS contact_external_id, contact.display_name AS contact_display_name,
            contact.created_at AS contact_created_at
     FROM {conversation} c JOIN {contact} contact ON contact.id = c.contact_id
-    WHERE c.connection_id = (SELECT id FROM live_connection) AND c.external_thread_id = %(thread_id)s
+    -- The parameter itself, not live_connection's id: the planner then finds the row through the
+    -- unique index of (connection, thread), however many conversations the connection has.
+    WHERE c.connection_id = %(connection_id)s AND c.external_thread_id = %(thread_id)s
+      AND EXISTS (SELECT 1 FROM live_connection)
     FOR NO KEY UPDATE OF c
 ), inserted AS (
     INSERT INTO {Message._meta.db_table} (

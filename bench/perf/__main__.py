@@ -42,6 +42,7 @@ LAYERS = {"core": CORE_LAYER, "pubsub": PUBSUB_LAYER, "product": PRODUCT_LAYER}
 # name on the command line → module; run in this order.
 FIGURES = {
     "webhook": "bench.perf.webhook_inbox",          # 1 webhook → inbox (perf-stack)
+    "cpu": "bench.perf.cpu_per_message",            # 1, what a message costs each process
     "reply": "bench.perf.reply_to_platform",        # 2 teammate → platform (perf-paths)
     "escalation": "bench.perf.escalation",          # 3 escalation (perf-paths)
     "fanout": "bench.perf.fanout",                  # 4 fan-out and connections (perf-paths)

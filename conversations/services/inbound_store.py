@@ -68,7 +68,7 @@ def _ai_may_answer(connection: ChannelConnection) -> bool:
     return connection.platform != Platform.API
 
 
-def _sql() -> str:
+def _statement() -> str:
     conversation, contact = Conversation._meta.db_table, Contact._meta.db_table
     return f"""
 WITH live_connection AS (
@@ -111,16 +111,13 @@ FROM (VALUES (1)) AS one LEFT JOIN locked ON TRUE LEFT JOIN inserted ON TRUE
 """
 
 
-_SQL: str | None = None
+STATEMENT = _statement()
 
 
 def _store_in_one_statement(connection: ChannelConnection, inbound: InboundMessage, text: str) -> StoredMessage | None:
-    global _SQL
-    if _SQL is None:
-        _SQL = _sql()
     now = timezone.now()
     with database.cursor() as cursor:
-        cursor.execute(_SQL, {
+        cursor.execute(STATEMENT, {
             "connection_id": connection.pk, "row_version": connection.row_version,
             "thread_id": inbound.thread_id, "sender": inbound.contact_external_id,
             "contact_name": inbound.contact_name, "text": text,

@@ -126,6 +126,8 @@ class WidgetConsumer(JsonSocketConsumer):
             await self.send_json({"type": "error", "client_id": client_id, "code": "server_error",
                                   "message": "Your message was not sent. Please try again."})
             return
+        # As widget.js does: the next message's first keystroke shows as typing, however soon.
+        self.last_typing_at = float("-inf")
         await self.send_json({"type": "ack", "client_id": client_id, "message": message})
 
     async def widget_frame(self, event):

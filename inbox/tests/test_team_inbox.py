@@ -148,6 +148,35 @@ async def test_typing_shows_on_both_sides(widget, org, ana):
         await socket.disconnect()
 
 
+def visitor_typing(frame: dict) -> bool:
+    return frame["type"] == "typing" and frame["author_kind"] == "user"
+
+
+async def test_the_next_messages_first_keystroke_shows_as_typing_however_soon(widget, org, ana):
+    visitor = await visitor_asks_for_a_human(widget)
+    inbox, _ = await open_inbox(ana, org)
+    session = await database_sync_to_async(HandoffSession.objects.get)()
+    await accepted_by(inbox, visitor, session.pk)
+
+    await visitor.send_json_to({"type": "typing"})
+    await receive_until(inbox, visitor_typing)
+    await visitor.send_json_to({"type": "typing"})  # still typing: the server takes one per 2 s
+    await visitor.send_json_to({"type": "message", "text": "My parcel", "client_id": "p1"})
+    await receive_until(visitor, lambda f: f["type"] == "ack")
+    # The visitor starts the next message at once: its first keystroke shows.
+    await visitor.send_json_to({"type": "typing"})
+    seen = []
+
+    def collected_until_typing(frame: dict) -> bool:
+        seen.append(frame)
+        return visitor_typing(frame)
+
+    await receive_until(inbox, collected_until_typing)
+    assert [f["message"]["text"] for f in seen if f["type"] == "message.created"] == ["My parcel"]
+    for socket in (visitor, inbox):
+        await socket.disconnect()
+
+
 async def test_a_failed_delivery_can_be_sent_again(widget, org, ana):
     visitor = await visitor_asks_for_a_human(widget)
     inbox, _ = await open_inbox(ana, org)

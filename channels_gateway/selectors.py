@@ -1,5 +1,4 @@
 from django.conf import settings
-from django.db import connection as db_connection
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -9,6 +8,7 @@ from channels_gateway.adapters.registry import webhook_segment_of
 from channels_gateway.models import ChannelConnection
 from channels_gateway.widget_payloads import widget_message_payload
 from conversations.models import AuthorKind, Conversation, DeliveryStatus, Message
+from conversations.services.inbound_store import checks_row_version
 
 
 def due_delivery_ids(*, limit: int = 500) -> list[int]:
@@ -49,7 +49,7 @@ def webhook_connection(*, key: str, platforms: tuple[str, ...], remembered: bool
 
 def _read_webhook_connection(key: str) -> ChannelConnection | None:
     connections = ChannelConnection.objects.select_related("agent", "organization")
-    if db_connection.vendor == "postgresql":
+    if checks_row_version():  # else nothing would catch a remembered row going out of date
         connections = connections.annotate(
             row_version=RawSQL(f'"{ChannelConnection._meta.db_table}".xmin::text', ()))
     # get(), not first(): the key is unique, and first() would add an ORDER BY to compile.

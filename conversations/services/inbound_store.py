@@ -52,15 +52,28 @@ class StoredMessage:
 ONE_STATEMENT_VENDORS = frozenset({"postgresql"})
 
 
+def checks_row_version() -> bool:
+    """Whether storing checks a remembered connection's row version: only the statement does,
+    so only here may a web process remember connections."""
+    return database.vendor in ONE_STATEMENT_VENDORS
+
+
 def store_user_message(*, connection: ChannelConnection, inbound: InboundMessage, text: str) -> StoredMessage | None:
     """Store `text` from `inbound` in the conversation of its thread. None when the thread has
     no conversation yet (the caller opens one and calls again). Raises ConnectionChanged.
 
     The sender may differ from the conversation's contact (another member of a shared thread);
     the message is still the conversation's, and only the contact's own name is kept current."""
-    if database.vendor in ONE_STATEMENT_VENDORS:
+    if checks_row_version():
         return _store_in_one_statement(connection, inbound, text)
     return _store_in_transaction(connection, inbound, text)
+
+
+def keep_display_name(contact: Contact, name: str) -> None:
+    """The contact's name as the platform last gave it (none given changes nothing)."""
+    if name and contact.display_name != name:
+        contact.display_name = name
+        contact.save(update_fields=["display_name"])
 
 
 def _ai_may_answer(connection: ChannelConnection) -> bool:
@@ -70,6 +83,8 @@ def _ai_may_answer(connection: ChannelConnection) -> bool:
 
 def _statement() -> str:
     conversation, contact = Conversation._meta.db_table, Contact._meta.db_table
+    # The choices' values are written into the text (constants of the code, never input), as the
+    # ON CONFLICT predicate must be for PostgreSQL to recognise the partial index.
     return f"""
 WITH live_connection AS (
     SELECT id FROM {ChannelConnection._meta.db_table}
@@ -89,11 +104,12 @@ WITH live_connection AS (
     INSERT INTO {Message._meta.db_table} (
         organization_id, conversation_id, author_kind, text, platform_message_id, delivery_status,
         delivery_error, delivery_attempts, delivered_parts, ai_reply_state, created_at)
-    SELECT organization_id, id, %(user)s, %(text)s, %(platform_message_id)s, %(received)s, '', 0, 0,
-           CASE WHEN mode = %(ai_mode)s AND %(ai_may_answer)s THEN %(pending)s ELSE %(not_for_ai)s END,
+    SELECT organization_id, id, '{AuthorKind.USER.value}', %(text)s, %(platform_message_id)s,
+           '{DeliveryStatus.RECEIVED.value}', '', 0, 0,
+           CASE WHEN mode = '{ConversationMode.AI.value}' AND %(ai_may_answer)s
+                THEN '{AIReplyState.PENDING.value}' ELSE '{AIReplyState.NONE.value}' END,
            %(now)s
     FROM locked
-    -- The literal predicate is how PostgreSQL recognises the partial index as the arbiter.
     ON CONFLICT (conversation_id, platform_message_id)
         WHERE author_kind = '{AuthorKind.USER.value}' AND platform_message_id IS NOT NULL DO NOTHING
     RETURNING id, conversation_id, ai_reply_state
@@ -122,9 +138,7 @@ def _store_in_one_statement(connection: ChannelConnection, inbound: InboundMessa
             "thread_id": inbound.thread_id, "sender": inbound.contact_external_id,
             "contact_name": inbound.contact_name, "text": text,
             "platform_message_id": inbound.platform_message_id, "now": now,
-            "ai_may_answer": _ai_may_answer(connection), "user": AuthorKind.USER.value,
-            "received": DeliveryStatus.RECEIVED.value, "ai_mode": ConversationMode.AI.value,
-            "pending": AIReplyState.PENDING.value, "not_for_ai": AIReplyState.NONE.value,
+            "ai_may_answer": _ai_may_answer(connection),
         })
         (connection_live, conversation_id, organization_id, agent_id, contact_id, mode, created_at,
          contact_external_id, contact_display_name, contact_created_at, message_id, ai_reply_state) = cursor.fetchone()
@@ -168,11 +182,8 @@ def _store_in_transaction(connection: ChannelConnection, inbound: InboundMessage
         except Conversation.DoesNotExist:
             return None
         conversation.connection = connection
-        contact = conversation.contact
-        if (contact.external_id == inbound.contact_external_id and inbound.contact_name
-                and contact.display_name != inbound.contact_name):
-            contact.display_name = inbound.contact_name
-            contact.save(update_fields=["display_name"])
+        if conversation.contact.external_id == inbound.contact_external_id:
+            keep_display_name(conversation.contact, inbound.contact_name)
         if inbound.platform_message_id:
             try:
                 return StoredMessage(_delivered_before(conversation, inbound), created=False)

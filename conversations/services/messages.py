@@ -9,7 +9,7 @@ from django.utils import timezone
 from channels_gateway.adapters.base import InboundMessage
 from channels_gateway.models import ChannelConnection, Platform
 from conversations import events
-from conversations.services.inbound_store import store_user_message
+from conversations.services.inbound_store import keep_display_name, store_user_message
 from conversations.models import (
     AIReplyState,
     AuthorKind,
@@ -48,9 +48,8 @@ def _contact_for(connection: ChannelConnection, inbound: InboundMessage) -> Cont
         external_id=inbound.contact_external_id,
         defaults={"organization_id": connection.organization_id, "display_name": inbound.contact_name},
     )
-    if not created and inbound.contact_name and contact.display_name != inbound.contact_name:
-        contact.display_name = inbound.contact_name
-        contact.save(update_fields=["display_name"])
+    if not created:
+        keep_display_name(contact, inbound.contact_name)
     return contact
 
 

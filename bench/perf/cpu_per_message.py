@@ -12,10 +12,10 @@ from collections.abc import Callable
 
 import psutil
 
-from bench.perf import load, scenario
+from bench.perf import load
 from bench.perf.rows import row
 from bench.perf.stack import product_stack, relay_stack
-from bench.perf.webhook_inbox import CHATS
+from bench.perf.webhook_inbox import product_feed, relay_feed
 
 FIGURE = "1 webhook→inbox"
 RATE, SECONDS = 300, 15
@@ -62,39 +62,19 @@ async def _measure(fire, listeners: load.Listeners, groups: dict[str, Callable[[
 
 async def _product(rate: float, seconds: float):
     with product_stack() as stack:
-        sessions, cookie = await scenario.telegram_chats_with_teammate(stack, chats=CHATS)
-        telegram = stack.channel("telegram")
-        chats = [int(session["thread_id"]) for session in sessions]
-
-        def update(sequence: int, token: str):
-            return scenario.telegram_update(chat_id=chats[sequence % len(chats)], message_id=sequence,
-                                            text=f"{token} where is my order?",
-                                            secret_token=telegram["secret_token"], header=telegram["header"])
-
-        listeners, web = load.Listeners(), stack.web_urls[0]
         groups = {"web process": lambda: _with_children(stack.web_pids[0]),
                   "worker": lambda: _with_children(stack.worker_pids[0]),
                   "PostgreSQL": lambda: _named("postgres"), "Redis": lambda: _named("redis-server"),
                   "load generator": lambda: [psutil.Process()]}
-        async with load.http_session() as session, load.listening(
-            scenario.socket_url(web), listeners.see, headers=scenario.inbox_headers(web, cookie),
-            ready=scenario.is_snapshot,
-        ):
-            fire = load.round_robin_poster(session, stack.webhook_urls("telegram"), update)
+        async with product_feed(stack) as (fire, listeners):
             return await _measure(fire, listeners, groups, rate, seconds)
 
 
 async def _relay(rate: float, seconds: float):
     with relay_stack() as relay:
-        def update(sequence: int, token: str):
-            return scenario.telegram_update(chat_id=scenario.FIRST_CHAT + sequence % CHATS, message_id=sequence,
-                                            text=f"{token} where is my order?", secret_token="relay")
-
-        listeners = load.Listeners()
         groups = {"web process": lambda: _with_children(relay.web_pids[0]),
                   "Redis": lambda: _named("redis-server"), "load generator": lambda: [psutil.Process()]}
-        async with load.http_session() as session, load.listening(relay.socket_urls[0], listeners.see):
-            fire = load.round_robin_poster(session, relay.post_urls, update)
+        async with relay_feed(relay) as (fire, listeners):
             return await _measure(fire, listeners, groups, rate, seconds)
 
 

@@ -9,6 +9,7 @@ the same run: the ratios are what the targets are about.
 """
 
 import asyncio
+import contextlib
 from dataclasses import dataclass, field
 
 from bench.perf import load, scenario
@@ -72,7 +73,10 @@ async def drive(fire, listeners: load.Listeners, timing: Durations, *, rates=RAT
     return measured
 
 
-async def measure_product(stack: Stack, timing: Durations, **options) -> Measured:
+@contextlib.asynccontextmanager
+async def product_feed(stack: Stack):
+    """(fire, listeners): Telegram updates POSTed round robin to the stack's web processes for
+    CHATS conversations a teammate has accepted, and that teammate's inbox socket listening."""
     sessions, cookie = await scenario.telegram_chats_with_teammate(stack, chats=CHATS)
     telegram = stack.channel("telegram")
     chats = [int(session["thread_id"]) for session in sessions]
@@ -88,11 +92,12 @@ async def measure_product(stack: Stack, timing: Durations, **options) -> Measure
         scenario.socket_url(web), listeners.see, headers=scenario.inbox_headers(web, cookie),
         ready=scenario.is_snapshot,
     ):
-        fire = load.round_robin_poster(session, stack.webhook_urls("telegram"), update)
-        return await drive(fire, listeners, timing, **options)
+        yield load.round_robin_poster(session, stack.webhook_urls("telegram"), update), listeners
 
 
-async def measure_relay(relay: Relay, timing: Durations, **options) -> Measured:
+@contextlib.asynccontextmanager
+async def relay_feed(relay: Relay):
+    """(fire, listeners): the same updates POSTed to the relay, and its socket listening."""
     def update(sequence: int, token: str):
         # The same bytes as the product gets: the relay forwards them as they are.
         return scenario.telegram_update(chat_id=scenario.FIRST_CHAT + sequence % CHATS, message_id=sequence,
@@ -100,7 +105,16 @@ async def measure_relay(relay: Relay, timing: Durations, **options) -> Measured:
 
     listeners = load.Listeners()
     async with load.http_session() as session, load.listening(relay.socket_urls[0], listeners.see):
-        fire = load.round_robin_poster(session, relay.post_urls, update)
+        yield load.round_robin_poster(session, relay.post_urls, update), listeners
+
+
+async def measure_product(stack: Stack, timing: Durations, **options) -> Measured:
+    async with product_feed(stack) as (fire, listeners):
+        return await drive(fire, listeners, timing, **options)
+
+
+async def measure_relay(relay: Relay, timing: Durations, **options) -> Measured:
+    async with relay_feed(relay) as (fire, listeners):
         return await drive(fire, listeners, timing, **options)
 
 

@@ -176,6 +176,27 @@ def test_a_message_in_an_ongoing_conversation_is_one_statement(client, connectio
     assert stored_user_texts() == ["Where is my order?", "It was due on Monday"]
 
 
+@pytest.mark.django_db(transaction=True)
+def test_new_credentials_count_at_once_and_the_old_ones_stop_at_once(client, connection):
+    user = User()
+    assert post(client, connection, user.update("Hi")).status_code == 200  # the connection is remembered
+    # Committed elsewhere (an admin on another web process): this process is not told.
+    ChannelConnection.objects.filter(pk=connection.pk).update(secrets={**connection.secrets, "secret_token": "new"})
+    assert post(client, connection, user.update("Forged with the old secret")).status_code == 401
+    assert post(client, connection, user.update("Hello again"), secret="new").status_code == 200
+    assert stored_user_texts() == ["Hi", "Hello again"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_switched_off_elsewhere_takes_no_more_messages(client, connection):
+    user = User()
+    assert post(client, connection, user.update("Hi")).status_code == 200  # the connection is remembered
+    ChannelConnection.objects.filter(pk=connection.pk).update(is_active=False)
+    response = post(client, connection, user.update("Anyone?"))
+    assert response.status_code == 404 and response.json() == {"error": "unknown_connection"}
+    assert stored_user_texts() == ["Hi"]
+
+
 def test_the_same_message_id_in_another_chat_is_another_message(client, connection, telegram):
     # message_id is unique within a chat only.
     first, second = User(1111111).update("hello"), User(2222222, "Other").update("hello")

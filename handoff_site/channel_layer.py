@@ -15,15 +15,20 @@ stays open and hears nothing again. Here the shard drops its subscriptions and t
 socket of the process, with a `subscriptions.lost` message; the consumers close (see
 `json_socket.py`), the tabs reconnect, subscribe afresh and reload their state from the
 database, as they do when the default layer's receive fails.
+
+What it adds: `group_send_counted`, a group message that carries its position in a stream
+(handoff_site/realtime.py), counted and published by one Redis script. Counting first and
+publishing after took two round trips in sequence on the event loop, for every inbox event.
 """
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 
 from channels_redis.pubsub import RedisPubSubChannelLayer, RedisPubSubLoopLayer, RedisSingleShardConnection
 from channels_redis.utils import _wrap_close, decode_hosts
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +37,61 @@ SUBSCRIPTIONS_LOST = "subscriptions.lost"
 RETRY_PAUSE = 0.5
 
 
+# A counted message on the wire: this byte, "<epoch> <seq>\n", then the serialized message.
+# No serialized message starts with it (msgpack never uses 0xc1; JSON and encrypted tokens are
+# ASCII), so no plain message is taken for a counted one.
+_COUNTED = b"\xc1"
+
+# KEYS[1]: the stream's counter, a hash. ARGV: an epoch for a counter that has none yet, the
+# step, the group's Redis channel, the serialized message. The epoch is set once (HSETNX); a
+# Redis that restarts without its data starts a new one.
+_COUNT_AND_PUBLISH = """
+redis.call('HSETNX', KEYS[1], 'epoch', ARGV[1])
+local seq = redis.call('HINCRBY', KEYS[1], 'seq', ARGV[2])
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
+if ARGV[3] ~= '' then
+    redis.call('PUBLISH', ARGV[3], '\\193' .. epoch .. ' ' .. seq .. '\\n' .. ARGV[4])
+end
+return {epoch, seq}
+"""
+_COUNT_AND_PUBLISH_SHA = hashlib.sha1(_COUNT_AND_PUBLISH.encode()).hexdigest()
+
+
+async def count_in_stream(client, counter: str, *, new_epoch: str, step: int, publish_to: str = "",
+                          payload: bytes = b"") -> dict:
+    """The stream's position `step` on from its last in `counter`, a hash (0 reads it), and with
+    `publish_to`, `payload` published there as a counted message, in the same script: one
+    round trip, and messages are published in the order of their positions."""
+    arguments = (1, counter, new_epoch, step, publish_to, payload)
+    try:
+        epoch, seq = await client.evalsha(_COUNT_AND_PUBLISH_SHA, *arguments)
+    except NoScriptError:  # a Redis that has not seen it yet (or restarted): EVAL caches it
+        epoch, seq = await client.eval(_COUNT_AND_PUBLISH, *arguments)
+    return {"epoch": epoch.decode(), "seq": int(seq)}
+
+
 class ReconnectingPubSubChannelLayer(RedisPubSubChannelLayer):
+    async def group_send_counted(self, group: str, message: dict, *, counter: str, new_epoch: str,
+                                 step: int) -> dict:
+        """Send `message` to `group` with its `position` in the stream counted in `counter` (on
+        the group's Redis, so every process counts together); step 0 sends nothing and reads the
+        position. Returns the position."""
+        layer = self._get_layer()
+        group_channel = layer._get_group_channel_name(group)
+        shard = layer._get_shard(group_channel)
+        shard._ensure_redis()
+        if not step:
+            return await count_in_stream(shard._redis, counter, new_epoch=new_epoch, step=0)
+        return await count_in_stream(shard._redis, counter, new_epoch=new_epoch, step=step,
+                                     publish_to=group_channel, payload=self.serialize(message))
+
+    def deserialize(self, message: bytes) -> dict:
+        if message[:1] != _COUNTED:
+            return super().deserialize(message)
+        header, _, body = message[1:].partition(b"\n")
+        epoch, _, seq = header.partition(b" ")
+        return {**super().deserialize(body), "position": {"epoch": epoch.decode(), "seq": int(seq)}}
+
     def _get_layer(self):
         loop = asyncio.get_running_loop()
         try:

@@ -2,8 +2,10 @@
 open sockets are told and close, so the tabs reconnect instead of staying open and deaf."""
 
 import asyncio
+import uuid
 
 import pytest
+import redis
 from channels.layers import get_channel_layer
 from django.conf import settings
 
@@ -25,6 +27,32 @@ def layer_on(redis_url: str) -> ReconnectingPubSubChannelLayer:
 
 async def test_the_product_uses_this_layer():
     assert isinstance(get_channel_layer(), ReconnectingPubSubChannelLayer)
+
+
+async def test_counted_messages_carry_their_position_and_go_out_in_its_order():
+    layer = ReconnectingPubSubChannelLayer(hosts=settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"],
+                                           prefix=f"counted-{uuid.uuid4().hex[:8]}")
+    listening = await layer.new_channel()
+    await layer.group_add("inbox", listening)
+    counter = f"{layer.prefix}:stream:inbox"
+    sent = await asyncio.gather(*(layer.group_send_counted("inbox", {"type": "inbox.event", "n": n, "empty": {}},
+                                                           counter=counter, new_epoch="e1", step=1)
+                                  for n in range(20)))
+    await layer.group_send("inbox", {"type": "inbox.event", "n": "plain"})
+    received = [await asyncio.wait_for(layer.receive(listening), 2) for _ in range(21)]
+
+    assert [message["position"] for message in received[:20]] == [{"epoch": "e1", "seq": seq} for seq in range(1, 21)]
+    assert sorted(position["seq"] for position in sent) == list(range(1, 21))
+    assert {message["position"]["seq"]: message["n"] for message in received[:20]} == {
+        position["seq"]: n for n, position in enumerate(sent)}
+    assert received[0]["empty"] == {} and received[20] == {"type": "inbox.event", "n": "plain"}
+    # Step 0 reads where the stream is, and sends nothing.
+    assert await layer.group_send_counted("inbox", {}, counter=counter, new_epoch="e2", step=0) == {
+        "epoch": "e1", "seq": 20}
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(layer.receive(listening), 0.3)
+    await layer.flush()
+    redis.Redis.from_url(settings.REDIS_URL).delete(counter)
 
 
 async def test_a_lost_redis_is_told_to_every_channel_and_a_new_subscription_hears_again(private_redis):

@@ -132,6 +132,12 @@ DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{EMBEDDED_DATA_DIR 
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_health_checks=env_bool("DB_HEALTH_CHECKS"))}
 _SQLITE = DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
 DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("DB_CONN_MAX_AGE", "0" if _SQLITE else "60"))
+if not _SQLITE and env_bool("DB_PREPARED_STATEMENTS", default=True):
+    # Django's cursors bind on the client and never prepare. The webhook's statement
+    # (conversations/services/inbound_store.py) binds on the server, and psycopg prepares it on
+    # a connection's fifth run: PostgreSQL then skips parsing and planning it. Off behind a
+    # PgBouncer in transaction mode older than 1.21, which cannot keep prepared statements.
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
 if _SQLITE:
     EMBEDDED_DATA_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES["default"]["OPTIONS"] = {

@@ -133,6 +133,24 @@ def test_a_remembered_connection_that_was_written_since_takes_nothing(telegram):
     assert Message.objects.count() == 1
 
 
+def prepared_stores() -> int:
+    with default_connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+                       ["%INSERT INTO conversations_message%"])
+        return cursor.fetchone()[0]
+
+
+def test_the_connection_prepares_the_statement_after_a_few_messages(telegram, settings):
+    # PostgreSQL then neither parses nor plans it again: most of its time, unprepared.
+    assert settings.DATABASES["default"]["OPTIONS"]["prepare_threshold"] == 5
+    say(telegram, "Hi", "1")
+    assert prepared_stores() == 0
+    for message_id in range(2, 8):
+        say(telegram, "Still there?", str(message_id))
+    assert prepared_stores() == 1
+    assert Message.objects.count() == 7
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("store", ["one statement", "transaction"], indirect=True)
 @pytest.mark.parametrize("switch", [ConversationMode.AI, ConversationMode.HUMAN])

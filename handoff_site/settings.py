@@ -102,6 +102,10 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
+# What of MIDDLEWARE runs for a platform's webhook (/webhooks/, handoff_site/asgi_handler.py):
+# a platform's server sends no session, cookie or CSRF token and renders nothing it gets back.
+WEBHOOK_MIDDLEWARE = ["handoff_site.database_outage.DatabaseOutageMiddleware"]
+
 ROOT_URLCONF = "handoff_site.urls"
 ASGI_APPLICATION = "handoff_site.asgi.application"
 WSGI_APPLICATION = None

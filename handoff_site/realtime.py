@@ -86,13 +86,15 @@ class _CountedByLayer:
     def __init__(self, layer: ReconnectingPubSubChannelLayer):
         self.layer = layer
 
+    async def _count(self, group: str, message: dict, step: int) -> dict:
+        return await self.layer.group_send_counted(group, message, counter=_counter_key(self.layer.prefix, group),
+                                                   new_epoch=secrets.token_hex(6), step=step)
+
     async def send(self, group: str, message: dict, *, step: int) -> None:
-        await self.layer.group_send_counted(group, message, counter=_counter_key(self.layer.prefix, group),
-                                            new_epoch=secrets.token_hex(6), step=step)
+        await self._count(group, message, step)
 
     async def current(self, group: str) -> dict:
-        return await self.layer.group_send_counted(group, {}, counter=_counter_key(self.layer.prefix, group),
-                                                   new_epoch=secrets.token_hex(6), step=0)
+        return await self._count(group, {}, 0)
 
 
 def _pubsub_client(layer: RedisPubSubChannelLayer, key: str):

@@ -85,6 +85,16 @@ class ReconnectingPubSubChannelLayer(RedisPubSubChannelLayer):
         return await count_in_stream(shard._redis, counter, new_epoch=new_epoch, step=step,
                                      publish_to=group_channel, payload=self.serialize(message))
 
+    def receive_ready(self, channel: str) -> list[dict]:
+        """The messages already waiting in `channel`, without waiting for more. Channels' consumer
+        loop takes one message per turn of the event loop (a new task and a wait each); under
+        load a turn takes milliseconds, and a busy socket fell seconds behind its channel."""
+        queue = self._get_layer().channels.get(channel)
+        ready = []
+        while queue is not None and not queue.empty():
+            ready.append(self.deserialize(queue.get_nowait()))
+        return ready
+
     def deserialize(self, message: bytes) -> dict:
         if message[:1] != _COUNTED:
             return super().deserialize(message)

@@ -18,6 +18,15 @@ class DirectDispatch:
     and after each call, in the thread that holds them."""
 
     async def dispatch(self, message):
+        await self._handle(message)
+        # What else the channel layer holds for this socket is handled now, in order, not one
+        # message per turn of the event loop (ReconnectingPubSubChannelLayer.receive_ready).
+        receive_ready = getattr(self.channel_layer, "receive_ready", None)
+        if receive_ready is not None:
+            for waiting in receive_ready(self.channel_name):
+                await self._handle(waiting)
+
+    async def _handle(self, message):
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")

@@ -7,10 +7,11 @@ import uuid
 import pytest
 import redis
 from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
 from django.conf import settings
 
 from handoff_site.channel_layer import SUBSCRIPTIONS_LOST, ReconnectingPubSubChannelLayer
-from handoff_site.json_socket import CLOSE_RECONNECT
+from handoff_site.json_socket import CLOSE_RECONNECT, JsonSocketConsumer
 from tests.sockets import open_inbox
 
 PRODUCT_LAYER = "handoff_site.channel_layer.ReconnectingPubSubChannelLayer"
@@ -53,6 +54,45 @@ async def test_counted_messages_carry_their_position_and_go_out_in_its_order():
         await asyncio.wait_for(layer.receive(listening), 0.3)
     await layer.flush()
     redis.Redis.from_url(settings.REDIS_URL).delete(counter)
+
+
+class Listener(JsonSocketConsumer):
+    """A socket in group "burst" that forwards what it hears."""
+
+    async def connect(self):
+        await self.channel_layer.group_add("burst", self.channel_name)
+        await self.accept()
+
+    async def burst_event(self, message):
+        await self.send_json({"n": message["n"], "seq": message["position"]["seq"]})
+
+
+async def test_a_socket_behind_on_its_channel_gets_everything_waiting_in_order():
+    layer = get_channel_layer()
+    socket = WebsocketCommunicator(Listener.as_asgi(), "/burst/")
+    assert (await socket.connect())[0]
+    counter = f"{layer.prefix}:stream:burst-{uuid.uuid4().hex[:8]}"
+    for n in range(200):  # published faster than the socket's loop takes turns
+        await layer.group_send_counted("burst", {"type": "burst.event", "n": n}, counter=counter,
+                                       new_epoch="e", step=1)
+    frames = [await socket.receive_json_from(timeout=5) for _ in range(200)]
+    assert frames == [{"n": n, "seq": n + 1} for n in range(200)]
+    assert await socket.receive_nothing(timeout=0.2)
+    await socket.disconnect()
+    redis.Redis.from_url(settings.REDIS_URL).delete(counter)
+
+
+async def test_receive_ready_takes_what_waits_and_does_not_wait():
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    assert layer.receive_ready(channel) == [] and layer.receive_ready("nobody-listens") == []
+    for n in range(3):
+        await layer.send(channel, {"type": "burst.event", "n": n})
+    first = await asyncio.wait_for(layer.receive(channel), 2)
+    await asyncio.sleep(0.2)  # the other two arrive
+    assert [first["n"], *(message["n"] for message in layer.receive_ready(channel))] == [0, 1, 2]
+    assert layer.receive_ready(channel) == []
+    await layer.flush()
 
 
 async def test_a_lost_redis_is_told_to_every_channel_and_a_new_subscription_hears_again(private_redis):

@@ -21,8 +21,10 @@ class DirectDispatch:
         await self._handle(message)
         # What else the channel layer holds for this socket is handled now, in order, not one
         # message per turn of the event loop (ReconnectingPubSubChannelLayer.receive_ready).
+        # Only after a message of the layer: one it has already handed to Channels' loop may
+        # wait behind a frame from the browser, and must not be overtaken.
         receive_ready = getattr(self.channel_layer, "receive_ready", None)
-        if receive_ready is not None:
+        if receive_ready is not None and not message["type"].startswith("websocket."):
             for waiting in receive_ready(self.channel_name):
                 await self._handle(waiting)
 

@@ -70,19 +70,26 @@ async def count_in_stream(client, counter: str, *, new_epoch: str, step: int, pu
     return {"epoch": epoch.decode(), "seq": int(seq)}
 
 
+def shard_client(layer: RedisPubSubChannelLayer, name: str):
+    """The pub/sub layer's Redis client for this event loop and the shard of `name` (a key or a
+    channel; its connection pool, the subscription has a connection of its own). channels-redis
+    has no public way to it; the version is pinned in requirements.txt."""
+    shard = layer._get_layer()._get_shard(name)
+    shard._ensure_redis()
+    return shard._redis
+
+
 class ReconnectingPubSubChannelLayer(RedisPubSubChannelLayer):
     async def group_send_counted(self, group: str, message: dict, *, counter: str, new_epoch: str,
                                  step: int) -> dict:
         """Send `message` to `group` with its `position` in the stream counted in `counter` (on
         the group's Redis, so every process counts together); step 0 sends nothing and reads the
         position. Returns the position."""
-        layer = self._get_layer()
-        group_channel = layer._get_group_channel_name(group)
-        shard = layer._get_shard(group_channel)
-        shard._ensure_redis()
+        group_channel = self._get_layer()._get_group_channel_name(group)
+        client = shard_client(self, group_channel)
         if not step:
-            return await count_in_stream(shard._redis, counter, new_epoch=new_epoch, step=0)
-        return await count_in_stream(shard._redis, counter, new_epoch=new_epoch, step=step,
+            return await count_in_stream(client, counter, new_epoch=new_epoch, step=0)
+        return await count_in_stream(client, counter, new_epoch=new_epoch, step=step,
                                      publish_to=group_channel, payload=self.serialize(message))
 
     def receive_ready(self, channel: str) -> list[dict]:

@@ -20,7 +20,7 @@ from channels_redis.core import RedisChannelLayer
 from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.db import transaction
 
-from handoff_site.channel_layer import ReconnectingPubSubChannelLayer, count_in_stream
+from handoff_site.channel_layer import ReconnectingPubSubChannelLayer, count_in_stream, shard_client
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ def _positions(layer):
     if isinstance(layer, RedisChannelLayer):
         return _RedisPositions(layer.prefix, lambda key: layer.connection(layer.consistent_hash(key)))
     if isinstance(layer, RedisPubSubChannelLayer):
-        return _RedisPositions(layer.prefix, lambda key: _pubsub_client(layer, key))
+        return _RedisPositions(layer.prefix, lambda key: shard_client(layer, key))
     if isinstance(layer, InMemoryChannelLayer):
         return _PROCESS_POSITIONS
     return _NO_POSITIONS
@@ -95,15 +95,6 @@ class _CountedByLayer:
 
     async def current(self, group: str) -> dict:
         return await self._count(group, {}, 0)
-
-
-def _pubsub_client(layer: RedisPubSubChannelLayer, key: str):
-    """The pub/sub layer's Redis client for this event loop and key's shard (its connection
-    pool; the subscription has a connection of its own). channels-redis has no public way to
-    it; the version is pinned in requirements.txt."""
-    shard = layer._get_layer()._get_shard(key)
-    shard._ensure_redis()
-    return shard._redis
 
 
 class _PositionThenSend:

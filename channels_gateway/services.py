@@ -13,7 +13,7 @@ from channels_gateway.encryption import CredentialsUnreadable
 from channels_gateway.selectors import last_user_message_at, webhook_url
 from channels_gateway.models import ChannelConnection
 from conversations import events
-from conversations.services.messages import receive_inbound_message
+from conversations.services.messages import receive_inbound_message, receive_inbound_message_on_event_loop
 from handoff_site.errors import ConflictError, NotFoundError, ValidationError
 from handoff_site.task_queue import enqueue_on_commit, schedule_once
 from orgs.models import AuditAction
@@ -129,8 +129,24 @@ def receive_webhook_messages(*, connection: ChannelConnection, messages: list[In
         try:
             created += receive_inbound_message(connection=connection, inbound=inbound).created
         except ValidationError as exc:
-            logger.info("Skipped an inbound %s message: %s", connection.platform, exc)
+            _skipped(connection, exc)
     return created
+
+
+async def receive_webhook_messages_on_event_loop(*, connection: ChannelConnection,
+                                                 messages: list[InboundMessage]) -> int:
+    """`receive_webhook_messages` from the event loop (loop_webhooks.py)."""
+    created = 0
+    for inbound in messages:
+        try:
+            created += await receive_inbound_message_on_event_loop(connection=connection, inbound=inbound)
+        except ValidationError as exc:
+            _skipped(connection, exc)
+    return created
+
+
+def _skipped(connection: ChannelConnection, refused: ValidationError) -> None:
+    logger.info("Skipped an inbound %s message: %s", connection.platform, refused)
 
 
 def deliver_message(*, message_id: int) -> str:

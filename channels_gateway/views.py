@@ -6,7 +6,7 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.csrf import csrf_exempt
 
 from channels_gateway import remembered_connections
-from channels_gateway.adapters.base import WebhookRejected
+from channels_gateway.adapters.base import WebhookOutcome, WebhookRejected
 from channels_gateway.adapters.registry import adapter_for, platforms_for_segment
 from channels_gateway.encryption import CredentialsUnreadable
 from channels_gateway.models import ChannelConnection
@@ -28,7 +28,7 @@ def widget_script(request):
 
 # What a connection's credentials answer when they do not match: after an admin typed new ones,
 # the remembered connection's old ones would.
-_REFUSED_BY_CREDENTIALS = frozenset({401, 403})
+REFUSED_BY_CREDENTIALS = frozenset({401, 403})
 
 
 @csrf_exempt
@@ -55,10 +55,9 @@ def _take_webhook(request, segment: str, connection: ChannelConnection | None, *
         outcome = adapter.handle_webhook(connection, request)
         receive_webhook_messages(connection=connection, messages=outcome.messages)
     except WebhookRejected as rejected:
-        if not last_try and rejected.status in _REFUSED_BY_CREDENTIALS:
+        if not last_try and rejected.status in REFUSED_BY_CREDENTIALS:
             return None
-        logger.info("Rejected a %s webhook for connection %s: %s", segment, connection.pk, rejected.reason)
-        return JsonResponse({"error": rejected.reason}, status=rejected.status)
+        return rejection_response(segment, connection, rejected)
     except ConnectionChanged:
         # Deactivated, or changed (its credentials too, maybe) since it was read.
         return None if not last_try else JsonResponse({"error": "unknown_connection"}, status=404)
@@ -72,4 +71,13 @@ def _take_webhook(request, segment: str, connection: ChannelConnection | None, *
         # Nothing was acknowledged: the platform delivers it again, and storing is idempotent.
         logger.exception("Could not take a %s webhook for connection %s", segment, connection.pk)
         return JsonResponse({"error": "try_again"}, status=503, headers={"Retry-After": "5"})
+    return acknowledgement(outcome)
+
+
+def rejection_response(segment: str, connection: ChannelConnection, rejected: WebhookRejected) -> JsonResponse:
+    logger.info("Rejected a %s webhook for connection %s: %s", segment, connection.pk, rejected.reason)
+    return JsonResponse({"error": rejected.reason}, status=rejected.status)
+
+
+def acknowledgement(outcome: WebhookOutcome) -> HttpResponse:
     return outcome.response or JsonResponse({"ok": True})

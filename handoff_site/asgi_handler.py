@@ -23,9 +23,11 @@ the request boundaries, in the thread that sends the signals; the pool threads d
 so a connection that is too old or was broken by a database restart is replaced before the
 next request in that thread.
 
-Platform webhooks (`/webhooks/`) go through `WEBHOOK_MIDDLEWARE` only, the part of the chain
-that concerns them (settings.py): they carry no session, user, CSRF token or page to protect,
-and the rest of the chain was a fifth of a webhook's time in Python (0.25 of 1.2 ms).
+A platform's webhook into an ongoing conversation is taken on the event loop, without Django's
+request cycle (channels_gateway/loop_webhooks.py). Other webhooks (`/webhooks/`) go through
+`WEBHOOK_MIDDLEWARE` only, the part of the chain that concerns them (settings.py): they carry
+no session, user, CSRF token or page to protect, and the rest of the chain was a fifth of a
+webhook's time in Python (0.25 of 1.2 ms).
 """
 
 import django
@@ -59,6 +61,10 @@ class SyncMiddlewareASGIHandler(ASGIHandler):
         BaseHandler.__init__(self)
         self.load_middleware(is_async=False)
         self.webhook_handler = _handler_with(settings.WEBHOOK_MIDDLEWARE)
+        # Imported once the apps are ready: it reaches the models.
+        from channels_gateway.loop_webhooks import take
+
+        self.take_webhook_on_event_loop = take
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -69,7 +75,14 @@ class SyncMiddlewareASGIHandler(ASGIHandler):
             return
         set_script_prefix(get_script_prefix(scope))
         try:
-            response = await sync_to_async(self._respond_in_pool_thread, thread_sensitive=False)(scope, body_file)
+            # Reading a request touches nothing but the request: the event loop can.
+            request, error_response = self.create_request(scope, body_file)
+            response = None
+            if request is not None and request.path_info.startswith(WEBHOOK_PATH):
+                response = await self.take_webhook_on_event_loop(request)
+            if response is None:
+                response = await sync_to_async(self._respond_in_pool_thread, thread_sensitive=False)(
+                    scope, request, error_response)
             await self.send_response(response, send)
         finally:
             body_file.close()
@@ -77,9 +90,11 @@ class SyncMiddlewareASGIHandler(ASGIHandler):
             # A file is closed once it is sent.
             await sync_to_async(self._close_in_pool_thread, thread_sensitive=False)(response)
 
-    def _respond_in_pool_thread(self, scope, body_file):
+    def _respond_in_pool_thread(self, scope, request, error_response):
+        """The response Django's chain and view give `request` (the one the event loop may have
+        read already), or for a request Django could not read, `error_response`."""
         signals.request_started.send(sender=self.__class__, scope=scope)
-        request, response = self.create_request(scope, body_file)
+        response = error_response
         if request is not None:
             handler = self.webhook_handler if request.path_info.startswith(WEBHOOK_PATH) else self
             response = handler.get_response(request)

@@ -29,14 +29,20 @@ logger = logging.getLogger(__name__)
 _gap_owed: set[str] = set()
 
 
-def send_to_group(group: str, message: dict, *, stream: bool = False) -> None:
+async def publish(group: str, message: dict, *, stream: bool = False) -> None:
+    """From the event loop (a webhook taken there, channels_gateway/loop_webhooks.py); from a
+    thread, `send_to_group`."""
     try:
-        async_to_sync(_send)(group, message, stream)
+        await _send(group, message, stream)
     except Exception:
         # The write is committed; an open socket resynchronises from the database on reconnect.
         if stream:
             _gap_owed.add(group)
         logger.exception("Could not send %s to %s", message.get("type"), group)
+
+
+def send_to_group(group: str, message: dict, *, stream: bool = False) -> None:
+    async_to_sync(publish)(group, message, stream=stream)
 
 
 def send_to_group_on_commit(group: str, message: dict, *, stream: bool = False) -> None:

@@ -142,6 +142,11 @@ if not _SQLITE and env_bool("DB_PREPARED_STATEMENTS", default=True):
     # a connection's fifth run: PostgreSQL then skips parsing and planning it. Off behind a
     # PgBouncer in transaction mode older than 1.21, which cannot keep prepared statements.
     DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
+# A webhook into an ongoing conversation is taken on the web process's event loop, its one
+# statement on a small asyncio pool of this many connections per web process
+# (channels_gateway/loop_webhooks.py); everything else goes through Django's view. PostgreSQL only.
+WEBHOOKS_ON_EVENT_LOOP = env_bool("WEBHOOKS_ON_EVENT_LOOP", default=True)
+LOOP_DATABASE_CONNECTIONS = int(os.environ.get("LOOP_DATABASE_CONNECTIONS", "4"))
 if _SQLITE:
     EMBEDDED_DATA_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES["default"]["OPTIONS"] = {

@@ -128,7 +128,22 @@ async def open_loop(*, rate: float, duration: float, fire: Callable[[int, str], 
         # A run past the server's capacity leaves a backlog of requests: the next run starts
         # once every one is answered, or it would measure this run's queue, not its own rate.
         await asyncio.wait(tasks, timeout=BACKLOG_SECONDS)
+    # And a backlog of messages on their way to the socket (the channel layer's, the
+    # consumer's): the next run starts once they stop coming, or its first seconds deliver
+    # this run's messages, and a collapse at one rate failed the runs at lower rates after it.
+    await _until_arrivals_stop(arrivals, timeout=BACKLOG_SECONDS)
     return result
+
+
+async def _until_arrivals_stop(arrivals: Arrivals, *, timeout: float, quiet: float = 1.0) -> None:
+    deadline = time.perf_counter() + timeout
+    seen, quiet_since = len(arrivals.arrived), time.perf_counter()
+    while arrivals.pending() and time.perf_counter() < deadline:
+        await asyncio.sleep(0.1)
+        if len(arrivals.arrived) != seen:
+            seen, quiet_since = len(arrivals.arrived), time.perf_counter()
+        elif time.perf_counter() - quiet_since >= quiet:
+            return  # lost, not late
 
 
 def http_session() -> aiohttp.ClientSession:

@@ -107,6 +107,9 @@ class ChannelAdapter:
     config_fields: dict[str, str] = {}
     # What an admin must set up on the platform's side (shown in admin and the README).
     setup_help: str = ""
+    # handle_webhook reads nothing but the request and the connection (no database, no network):
+    # it may run on the event loop (channels_gateway/loop_webhooks.py).
+    verifies_webhooks_in_memory: bool = False
 
     def handle_webhook(self, connection: ChannelConnection, request: HttpRequest) -> WebhookOutcome:
         """Verify the request exactly as the platform documents, then normalise it."""

@@ -84,6 +84,7 @@ _SNOWFLAKE = re.compile(r"\d{1,20}")
 
 class DiscordAdapter(ChannelAdapter):
     platform = Platform.DISCORD
+    verifies_webhooks_in_memory = True
     max_message_length = MAX_MESSAGE_LENGTH
     secret_fields = {
         "bot_token": "Bot token (Developer Portal → your app → Bot → Reset Token).",

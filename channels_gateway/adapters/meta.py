@@ -118,6 +118,8 @@ def message_text(message: dict) -> str:
 class MetaMessagingAdapter(ChannelAdapter):
     """What Messenger and Instagram share; the subclasses name the differences."""
 
+    verifies_webhooks_in_memory = True
+
     label: str
     webhook_object: str
     account_field: str

@@ -63,6 +63,7 @@ _ERROR_CODE = re.compile(r"^[a-z0-9_]{1,80}$")
 
 class SlackAdapter(ChannelAdapter):
     platform = Platform.SLACK
+    verifies_webhooks_in_memory = True
     max_message_length = MAX_MESSAGE_LENGTH
     secret_fields = {
         "bot_token": "Bot User OAuth Token (xoxb-…), from OAuth & Permissions.",

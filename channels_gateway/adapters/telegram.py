@@ -196,6 +196,7 @@ def message_text(message: dict) -> str | None:
 
 class TelegramAdapter(ChannelAdapter):
     platform = Platform.TELEGRAM
+    verifies_webhooks_in_memory = True
     max_message_length = MAX_TEXT
     secret_fields = {
         "bot_token": "The token @BotFather gave you, like 123456789:AAE…",

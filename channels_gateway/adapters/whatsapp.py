@@ -119,6 +119,7 @@ def _written_inside_window(message: OutboundMessage) -> bool:
 
 class WhatsAppAdapter(ChannelAdapter):
     platform = Platform.WHATSAPP
+    verifies_webhooks_in_memory = True
     label = "WhatsApp"
     # "The text of the message … Maximum 4096 characters", counted in UTF-16 units (never fewer).
     max_message_length = 4096

@@ -23,6 +23,7 @@ Other databases (the embedded SQLite default) run the same steps as an ORM trans
 """
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import psycopg
 from django.db import connection as database
@@ -32,6 +33,7 @@ from django.utils import timezone
 from channels_gateway.adapters.base import InboundMessage
 from channels_gateway.models import ChannelConnection, Platform
 from conversations.models import AIReplyState, AuthorKind, Contact, Conversation, ConversationMode, DeliveryStatus, Message
+from handoff_site import loop_database
 from handoff_site.errors import NotFoundError
 
 
@@ -134,19 +136,46 @@ STATEMENT = _statement()
 def _store_in_one_statement(connection: ChannelConnection, inbound: InboundMessage, text: str) -> StoredMessage | None:
     now = timezone.now()
     with _server_binding_cursor() as cursor:
-        cursor.execute(STATEMENT, {
-            "connection_id": connection.pk, "row_version": connection.row_version,
-            "thread_id": inbound.thread_id, "sender": inbound.contact_external_id,
-            "contact_name": inbound.contact_name, "text": text,
-            "platform_message_id": inbound.platform_message_id, "now": now,
-            "ai_may_answer": _ai_may_answer(connection),
-        })
-        (connection_live, conversation_id, organization_id, agent_id, contact_id, mode, created_at,
-         contact_external_id, contact_display_name, contact_created_at, message_id, ai_reply_state) = cursor.fetchone()
+        cursor.execute(STATEMENT, _parameters(connection, inbound, text, now))
+        conversation, message = _stored_from_row(cursor.fetchone(), connection, inbound, text, now)
+    if conversation is None:
+        return None
+    if message is None:
+        return StoredMessage(_delivered_before(conversation, inbound), created=False)
+    return StoredMessage(message, created=True)
+
+
+async def store_user_message_from_event_loop(
+    *, connection: ChannelConnection, inbound: InboundMessage, text: str,
+) -> tuple[Conversation | None, Message | None]:
+    """`store_user_message`'s statement, run on the event loop (handoff_site/loop_database.py):
+    (None, None) when the thread has no conversation yet, (conversation, None) when the
+    platform had delivered the message before, else the new message. Raises ConnectionChanged,
+    and what psycopg and its pool raise."""
+    now = timezone.now()
+    async with loop_database.connection() as held:
+        cursor = await held.execute(STATEMENT, _parameters(connection, inbound, text, now))
+        return _stored_from_row(await cursor.fetchone(), connection, inbound, text, now)
+
+
+def _parameters(connection: ChannelConnection, inbound: InboundMessage, text: str, now: datetime) -> dict:
+    return {
+        "connection_id": connection.pk, "row_version": connection.row_version,
+        "thread_id": inbound.thread_id, "sender": inbound.contact_external_id,
+        "contact_name": inbound.contact_name, "text": text,
+        "platform_message_id": inbound.platform_message_id, "now": now,
+        "ai_may_answer": _ai_may_answer(connection),
+    }
+
+
+def _stored_from_row(row: tuple, connection: ChannelConnection, inbound: InboundMessage, text: str,
+                     now: datetime) -> tuple[Conversation | None, Message | None]:
+    (connection_live, conversation_id, organization_id, agent_id, contact_id, mode, created_at,
+     contact_external_id, contact_display_name, contact_created_at, message_id, ai_reply_state) = row
     if not connection_live:
         raise ConnectionChanged()
     if conversation_id is None:
-        return None
+        return None, None
     if contact_external_id == inbound.contact_external_id and inbound.contact_name:
         contact_display_name = inbound.contact_name  # as the statement renamed it
     contact = Contact(id=contact_id, organization_id=organization_id, connection_id=connection.pk,
@@ -156,12 +185,12 @@ def _store_in_one_statement(connection: ChannelConnection, inbound: InboundMessa
                                 connection=connection, contact=contact, external_thread_id=inbound.thread_id,
                                 mode=mode, created_at=created_at)
     if message_id is None:
-        return StoredMessage(_delivered_before(conversation, inbound), created=False)
+        return conversation, None
     conversation.last_message_at = now
     message = Message(id=message_id, organization_id=organization_id, conversation=conversation,
                       author_kind=AuthorKind.USER, text=text, platform_message_id=inbound.platform_message_id,
                       delivery_status=DeliveryStatus.RECEIVED, ai_reply_state=ai_reply_state, created_at=now)
-    return StoredMessage(message, created=True)
+    return conversation, message
 
 
 def _server_binding_cursor():

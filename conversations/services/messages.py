@@ -1,15 +1,21 @@
 """Messages in and out. Every message to a contact is stored first, then delivered by the worker."""
 
+import functools
 import re
 from dataclasses import dataclass, replace
 
-from django.db import transaction
+from asgiref.sync import sync_to_async
+from django.db import close_old_connections, transaction
 from django.utils import timezone
 
 from channels_gateway.adapters.base import InboundMessage
 from channels_gateway.models import ChannelConnection, Platform
 from conversations import events
-from conversations.services.inbound_store import keep_display_name, store_user_message
+from conversations.services.inbound_store import (
+    keep_display_name,
+    store_user_message,
+    store_user_message_from_event_loop,
+)
 from conversations.models import (
     AIReplyState,
     AuthorKind,
@@ -75,6 +81,56 @@ def receive_inbound_message(*, connection: ChannelConnection, inbound: InboundMe
     message with created=False and triggers nothing. Raises ConnectionChanged (a NotFoundError)
     when the connection is no longer active.
     """
+    inbound, text = _storable(inbound)
+    stored = store_user_message(connection=connection, inbound=inbound, text=text)
+    if stored is None:
+        _open_conversation(connection, inbound)
+        stored = store_user_message(connection=connection, inbound=inbound, text=text)
+    if stored.created:
+        # After the commit: the statement's own, or the caller's transaction's.
+        _follow_up(stored.message, connection, inbound)
+    return InboundResult(stored.message, created=stored.created)
+
+
+async def receive_inbound_message_on_event_loop(*, connection: ChannelConnection, inbound: InboundMessage) -> bool:
+    """`receive_inbound_message` from the event loop (channels_gateway/loop_webhooks.py), on
+    PostgreSQL: the one statement there, and a thread only for what needs the ORM (a thread's
+    first message, a new sender in a shared thread, the AI's turn). Returns whether the
+    message is new. Raises what `receive_inbound_message` raises, and what
+    `store_user_message_from_event_loop` raises before anything is stored."""
+    inbound, text = _storable(inbound)
+    conversation, message = await store_user_message_from_event_loop(connection=connection, inbound=inbound,
+                                                                      text=text)
+    if conversation is None:
+        stored = await _in_a_thread(receive_inbound_message)(connection=connection, inbound=inbound)
+        return stored.created
+    if message is None:
+        return False
+    if _sender_is_new(message, inbound) or message.ai_reply_state == AIReplyState.PENDING:
+        await _in_a_thread(_follow_up)(message, connection, inbound)
+    else:
+        await events.publish_stored_user_message(message)
+    return True
+
+
+def _in_a_thread(function):
+    """`function` in a pool thread, its database connection checked before and after, as a
+    request's is. Checked from inside the call: asgiref runs it in a context of its own, where
+    a connection it opens is not the one channels' database_sync_to_async would check after."""
+
+    @functools.wraps(function)
+    def between_connection_checks(*args, **kwargs):
+        close_old_connections()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            close_old_connections()
+
+    return sync_to_async(between_connection_checks, thread_sensitive=False)
+
+
+def _storable(inbound: InboundMessage) -> tuple[InboundMessage, str]:
+    """`inbound` as the database can hold it, and its text; raises ValidationError."""
     inbound = replace(
         inbound,
         text=storable_text(inbound.text),
@@ -92,20 +148,20 @@ def receive_inbound_message(*, connection: ChannelConnection, inbound: InboundMe
                               code="invalid_identifier")
     if len(text) > MAX_INBOUND_TEXT:
         raise ValidationError(f"Messages are limited to {MAX_INBOUND_TEXT} characters.", code="message_too_long")
+    return inbound, text
 
-    stored = store_user_message(connection=connection, inbound=inbound, text=text)
-    if stored is None:
-        _open_conversation(connection, inbound)
-        stored = store_user_message(connection=connection, inbound=inbound, text=text)
-    message = stored.message
-    if stored.created:
-        if message.conversation.contact.external_id != inbound.contact_external_id:
-            _contact_for(connection, inbound)  # another sender in a shared thread is a contact too
-        # After the commit: the statement's own, or the caller's transaction's.
-        events.publish_message_event(message)
-        if message.ai_reply_state == AIReplyState.PENDING:
-            enqueue_on_commit("conversations.tasks.run_agent_turn", message.pk)
-    return InboundResult(message, created=stored.created)
+
+def _sender_is_new(message: Message, inbound: InboundMessage) -> bool:
+    return message.conversation.contact.external_id != inbound.contact_external_id
+
+
+def _follow_up(message: Message, connection: ChannelConnection, inbound: InboundMessage) -> None:
+    """What a new user's message sets off, once it is stored."""
+    if _sender_is_new(message, inbound):
+        _contact_for(connection, inbound)  # another sender in a shared thread is a contact too
+    events.publish_message_event(message)
+    if message.ai_reply_state == AIReplyState.PENDING:
+        enqueue_on_commit("conversations.tasks.run_agent_turn", message.pk)
 
 
 def post_message_to_contact(

@@ -9,12 +9,15 @@ loop for the GIL: the web process spent 2.3 ms of CPU per webhook where the bare
 verifies and reads the request on the loop, the one statement runs on the loop's own
 connections (handoff_site/loop_database.py) and the inbox event is published from there.
 
-Everything else is left to Django's view (`views.platform_webhook`), which takes every case
-and answers every failure: a connection this process does not remember, one an adapter
-cannot verify without I/O (Google Chat's certificates), credentials refused (they may have
-changed), a connection changed since it was read, a thread's first message, and any error,
-the database's included. Nothing is lost by handing over: storing is idempotent, so a message
-stored here before a failure is a redelivery there, and its event has left already.
+What needs the ORM runs in a pool thread, through the same services: a thread's first
+message (its contact and conversation), a new sender in a shared thread, the AI's turn.
+
+Everything else is left to Django's view (`views.platform_webhook`), which answers every case
+and every failure as it always has: a connection this process does not remember, one an
+adapter cannot verify without I/O (Google Chat's certificates), credentials refused (they
+may have changed), a connection changed since it was read, and any error, the database's
+included. Handing over repeats nothing: storing is idempotent, so what was stored here is a
+redelivery there.
 """
 
 import logging

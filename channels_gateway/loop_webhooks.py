@@ -23,6 +23,7 @@ redelivery there.
 import logging
 
 import psycopg
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, resolve
 from psycopg_pool import PoolTimeout
@@ -33,14 +34,13 @@ from channels_gateway.adapters.registry import adapter_for, platforms_for_segmen
 from channels_gateway.services import receive_webhook_messages_on_event_loop
 from channels_gateway.views import REFUSED_BY_CREDENTIALS, acknowledgement, platform_webhook, rejection_response
 from conversations.services.inbound_store import ConnectionChanged
-from handoff_site import loop_database
 
 logger = logging.getLogger(__name__)
 
 
 async def take(request: HttpRequest) -> HttpResponse | None:
     """The response to a webhook (`/webhooks/…`), or None: Django's view takes `request`."""
-    if not loop_database.available():
+    if not settings.WEBHOOKS_ON_EVENT_LOOP:
         return None
     try:
         route = resolve(request.path_info)
@@ -49,6 +49,8 @@ async def take(request: HttpRequest) -> HttpResponse | None:
     if route.func is not platform_webhook:
         return None
     segment, key = route.kwargs["segment"], route.kwargs["key"]
+    # Only connections read on PostgreSQL are remembered (they carry the row version the statement
+    # checks), so on any other database every webhook goes to the view from here.
     connection = remembered_connections.recall(key)
     if connection is None or connection.platform not in platforms_for_segment(segment):
         return None

@@ -8,7 +8,6 @@ cannot have a connection at once, or whose statement fails, leaves the request t
 """
 
 import asyncio
-import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -27,16 +26,6 @@ from psycopg_pool import AsyncConnectionPool
 WAIT_FOR_A_CONNECTION_SECONDS = 2.0
 
 _pools: dict[asyncio.AbstractEventLoop, AsyncConnectionPool] = {}
-
-
-def available() -> bool:
-    return settings.WEBHOOKS_ON_EVENT_LOOP and _on_postgresql()
-
-
-@functools.cache
-def _on_postgresql() -> bool:
-    # Asked on every webhook; reaching the connection handler costs more than the question.
-    return connections["default"].vendor == "postgresql"
 
 
 @asynccontextmanager

@@ -139,8 +139,9 @@ def run_relay(timing: Durations, *, web_processes: int = 1, channel_layer_backen
         return asyncio.run(measure_relay(relay, timing, **options))
 
 
-# Sustained rates measured in this process, so figure 6 reuses figure 1's one-process runs.
-SUSTAINED: dict[tuple[str, int, bool], tuple[float, str]] = {}
+# Sustained-rate searches measured in this process, so figure 6 reuses figure 1's one-process
+# runs: (kind, web processes, quick) → (what was measured, the channel layer).
+SUSTAINED: dict[tuple[str, int, bool], tuple[Measured, str]] = {}
 
 
 def comparison_rows(figure: str, product: Measured, relay: Measured, *, layer: str) -> list[dict]:
@@ -175,6 +176,6 @@ def run(quick: bool) -> list[dict]:
     timing = durations(quick)
     product, layer = run_product(timing)
     relay = run_relay(timing, channel_layer_backend=layer)
-    SUSTAINED[("product", 1, quick)] = (product.sustained, layer)
-    SUSTAINED[("relay", 1, quick)] = (relay.sustained, layer)
+    SUSTAINED[("product", 1, quick)] = (product, layer)
+    SUSTAINED[("relay", 1, quick)] = (relay, layer)
     return comparison_rows(FIGURE, product, relay, layer=layer.rsplit(".", 1)[-1])

@@ -13,6 +13,10 @@ from handoff_site.routing import websocket_application  # noqa: E402
 
 application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket_application})
 
+from handoff_site import daphne_requests  # noqa: E402
+
+daphne_requests.install()
+
 # Everything imported so far lives as long as the process: out of the collector's sight, a
 # full collection no longer walks Django's few hundred thousand start-up objects, which
 # stalled every request in flight for 100-200 ms (bench/perf, figure 1: p99 at 50 webhooks/s

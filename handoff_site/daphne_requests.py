@@ -3,7 +3,7 @@
 Daphne hands the application the raw body. Twisted's `Request.requestReceived` also parses
 every POST that has a Content-Type into `request.args`, which daphne never reads: it builds an
 `email.message.EmailMessage` to read the Content-Type of every webhook (5% of the web
-process's CPU at 550 webhooks/s, py-spy during bench/perf), and it parses a multipart body a
+process's py-spy samples at 550 webhooks/s during bench/perf), and it parses a multipart body a
 second time in memory, answering one it cannot parse with its own HTML 400 and a dropped
 connection before Django sees the request. Django parses forms itself, when a view asks.
 """

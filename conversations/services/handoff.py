@@ -159,8 +159,10 @@ def handoff_escalate(
         _set_mode(conversation, ConversationMode.HUMAN)
         _schedule_deadline("conversations.tasks.remind_if_still_queued", session, session.remind_at)
         _schedule_deadline("conversations.tasks.expire_if_still_queued", session, session.expires_at)
-        post_message_to_contact(conversation=conversation, author_kind=AuthorKind.SYSTEM, text=agent.queued_message)
+        # Published first: each event goes to every open inbox in turn, and the queued session is
+        # what teammates wait for, not the notice to the user (bench/perf, figure 4).
         events.publish_handoff_event(_with_relations(session), "handoff.queued")
+        post_message_to_contact(conversation=conversation, author_kind=AuthorKind.SYSTEM, text=agent.queued_message)
     return EscalationResult(session, created=True)
 
 

@@ -36,6 +36,19 @@ async def test_a_user_without_an_organization_is_refused(db):
     assert not connected and code == 4404
 
 
+async def test_the_queued_session_reaches_the_inbox_before_the_notice_to_the_visitor(widget, ana, org):
+    inbox, _ = await open_inbox(ana, org)
+
+    await visitor_asks_for_a_human(widget)
+
+    first = await receive_until(inbox, lambda f: f["type"] == "handoff.queued" or (
+        f["type"] == "message.created" and f["message"]["author_kind"] == "system"))
+    assert first["type"] == "handoff.queued"
+    notice = await receive_until(inbox, lambda f: f["type"] == "message.created")
+    assert notice["message"]["author_kind"] == "system"
+    assert notice["message"]["conversation_id"] == first["session"]["conversation_id"]
+
+
 async def test_the_whole_round_trip_between_a_visitor_and_two_teammates(widget, ana, ben, org):
     ana_inbox, snapshot = await open_inbox(ana, org)
     ben_inbox, _ = await open_inbox(ben, org)

@@ -41,7 +41,11 @@ from channels.layers import get_channel_layer  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path  # noqa: E402
 
+from handoff_site import daphne_requests  # noqa: E402
 from handoff_site.json_socket import DirectDispatch  # noqa: E402
+
+# The product's daphne skips Twisted's form parsing: the relay must not pay for it either.
+daphne_requests.install()
 
 GROUP = "relay"
 

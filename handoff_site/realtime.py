@@ -10,11 +10,16 @@ carries the position read *before* its queries, so every message at or below it 
 in the snapshot.
 """
 
+import asyncio
+import concurrent.futures
 import itertools
 import logging
+import os
 import secrets
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from channels_redis.core import RedisChannelLayer
 from channels_redis.pubsub import RedisPubSubChannelLayer
@@ -42,7 +47,52 @@ async def publish(group: str, message: dict, *, stream: bool = False) -> None:
 
 
 def send_to_group(group: str, message: dict, *, stream: bool = False) -> None:
-    async_to_sync(publish)(group, message, stream=stream)
+    try:
+        await_from_thread(publish, group, message, stream=stream)
+    except EventLoopStopped:
+        logger.warning("Not sent, the process is stopping: %s to %s", message.get("type"), group)
+
+
+def group_send_from_thread(group: str, message: dict) -> None:
+    """For a sender that retries: a failure to reach the channel layer raises."""
+    await_from_thread(_send, group, message, False)
+
+
+class EventLoopStopped(RuntimeError):
+    pass
+
+
+Result = TypeVar("Result")
+# How often a thread waiting on the event loop checks that the loop still runs.
+LOOP_CHECK_SECONDS = 0.5
+
+
+def await_from_thread(function: Callable[..., Awaitable[Result]], *args, **kwargs) -> Result:
+    """Run `function` on the event loop that handed this thread its work (a consumer's or the
+    loop webhook path's database call), or on a loop of its own where there is none (a worker,
+    a management command). asgiref's async_to_sync waits for the loop without end: when
+    daphne stops on SIGTERM, its loop stops with the call still queued, the thread never
+    returns, and the process, which joins its threads at exit, never exits (a deploy had to
+    kill it). Here the wait ends when the loop stops. `function` must not call back into
+    sync_to_async: this thread is not lent to it while it waits."""
+    loop = _loop_that_lent_this_thread()
+    if loop is None or loop.is_closed():
+        return async_to_sync(function)(*args, **kwargs)
+    future = asyncio.run_coroutine_threadsafe(function(*args, **kwargs), loop)
+    while True:
+        try:
+            return future.result(timeout=LOOP_CHECK_SECONDS)
+        except concurrent.futures.TimeoutError:
+            if not loop.is_running():
+                future.cancel()
+                raise EventLoopStopped(f"the event loop stopped before {function.__qualname__} ran") from None
+
+
+def _loop_that_lent_this_thread() -> asyncio.AbstractEventLoop | None:
+    # Where async_to_sync itself looks (asgiref's SyncToAsync sets it in each thread it runs).
+    if getattr(SyncToAsync.threadlocal, "main_event_loop_pid", None) != os.getpid():
+        return None
+    return getattr(SyncToAsync.threadlocal, "main_event_loop", None)
 
 
 def send_to_group_on_commit(group: str, message: dict, *, stream: bool = False) -> None:

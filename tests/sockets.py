@@ -1,9 +1,15 @@
-"""Websocket clients for tests: Channels' communicator on the real ASGI application."""
+"""Websocket clients for tests: Channels' communicator on the real ASGI application, and a
+real client (`websockets`) on a real web process."""
+
+import contextlib
+import json
+import time
 
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client
+from websockets.sync.client import connect
 
 from handoff_site.asgi import application
 
@@ -66,3 +72,29 @@ async def visitor_asks_for_a_human(widget):
     notice = await receive_until(visitor, lambda f: f["type"] == "message" and f["message"]["author_kind"] == "system")
     assert notice["message"]["text"] == widget.agent.queued_message
     return visitor
+
+
+class Tab:
+    """One browser tab's inbox websocket on a real web process."""
+
+    def __init__(self, socket):
+        self.socket = socket
+        self.snapshot = self.next(lambda frame: frame["type"] == "snapshot")
+
+    def next(self, matches, timeout: float = 10) -> dict:
+        deadline = time.monotonic() + timeout
+        while (remaining := deadline - time.monotonic()) > 0:
+            frame = json.loads(self.socket.recv(timeout=remaining))
+            if matches(frame):
+                return frame
+        raise AssertionError("no matching frame arrived in time")
+
+    def send(self, frame: dict) -> None:
+        self.socket.send(json.dumps(frame))
+
+
+@contextlib.contextmanager
+def live_inbox_tab(web_url: str, cookie: str):
+    with connect(web_url.replace("http://", "ws://") + "/ws/inbox/", origin=web_url, proxy=None,
+                 additional_headers={"Cookie": cookie}) as socket:
+        yield Tab(socket)

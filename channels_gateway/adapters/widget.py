@@ -1,8 +1,5 @@
 """The web widget: the end user's browser holds a websocket; sending is a group message."""
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
-
 from channels_gateway.adapters.base import (
     ChannelAdapter,
     OutboundMessage,
@@ -10,7 +7,7 @@ from channels_gateway.adapters.base import (
     SendResult,
 )
 from channels_gateway.models import ChannelConnection, Platform
-from handoff_site.realtime import send_to_group
+from handoff_site.realtime import group_send_from_thread, send_to_group
 
 
 def widget_group(connection_id: int, visitor_id: str) -> str:
@@ -34,9 +31,8 @@ class WidgetAdapter(ChannelAdapter):
             },
         }
         try:
-            async_to_sync(get_channel_layer().group_send)(
-                widget_group(connection.pk, message.thread_id), {"type": "widget.frame", "frame": frame}
-            )
+            group_send_from_thread(widget_group(connection.pk, message.thread_id),
+                                   {"type": "widget.frame", "frame": frame})
         except Exception as exc:  # the channel layer is down: the message stays queued for a retry
             raise RetryableDeliveryError(f"Channel layer unavailable: {exc}") from exc
         # An offline visitor reads it from history when the widget reconnects.

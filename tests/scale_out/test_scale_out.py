@@ -6,7 +6,7 @@ Real processes (daphne, qcluster) on the test database; the inbox is a real webs
 client (`websockets`) with a logged-in session cookie, as a browser tab would be."""
 
 import contextlib
-import json
+import signal
 import threading
 import time
 from datetime import timedelta
@@ -18,7 +18,6 @@ from django.utils import timezone
 from django_q.models import Schedule, Task
 from django_q.scheduler import scheduler
 from django_q.tasks import async_task
-from websockets.sync.client import connect
 
 from channels_gateway.models import Platform
 from channels_gateway.tests.factories import ChannelConnectionFactory
@@ -27,7 +26,7 @@ from conversations.models import AuthorKind, ConversationMode, HandoffSession, H
 from conversations.services.handoff import handoff_escalate
 from conversations.tests.factories import ConversationFactory, HandoffSessionFactory
 from tests.scale_out.processes import clusters, web_processes
-from tests.sockets import logged_in_cookie
+from tests.sockets import live_inbox_tab, logged_in_cookie
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.cluster]
 
@@ -41,30 +40,10 @@ def webs(transactional_db):
         yield a, b
 
 
-class Tab:
-    """One browser tab's inbox websocket on one web process."""
-
-    def __init__(self, socket):
-        self.socket = socket
-        self.snapshot = self.next(lambda frame: frame["type"] == "snapshot")
-
-    def next(self, matches, timeout: float = 10) -> dict:
-        deadline = time.monotonic() + timeout
-        while (remaining := deadline - time.monotonic()) > 0:
-            frame = json.loads(self.socket.recv(timeout=remaining))
-            if matches(frame):
-                return frame
-        raise AssertionError("no matching frame arrived in time")
-
-    def send(self, frame: dict) -> None:
-        self.socket.send(json.dumps(frame))
-
-
 @contextlib.contextmanager
 def inbox_tab(web, user, organization):
-    with connect(web.url.replace("http://", "ws://") + "/ws/inbox/", origin=web.url, proxy=None,
-                 additional_headers={"Cookie": logged_in_cookie(user, organization)}) as socket:
-        yield Tab(socket)
+    with live_inbox_tab(web.url, logged_in_cookie(user, organization)) as tab:
+        yield tab
 
 
 def presence_of(teammates: list[dict], user) -> str:
@@ -187,3 +166,22 @@ def test_a_deadline_fires_once_with_two_workers(real_task_queue, tmp_path, organ
                                   text=agent.expired_message)
     assert told.count() == 1
     assert not Schedule.objects.filter(name__endswith=f":{session.pk}").exists()
+
+
+# --- a rolling deploy --------------------------------------------------------------------------
+
+
+def test_a_web_process_stops_on_sigterm_while_its_tabs_close(webs, organization, ana, ben):
+    """A deploy stops web processes one by one, and a process must exit, not wait to be
+    killed. A tab closing as the signal arrives left the closing's presence event queued on
+    daphne's stopped event loop, and the thread that waited for it kept the process alive
+    (it hung nearly every time before handoff_site.realtime.await_from_thread)."""
+    a, b = webs
+    with inbox_tab(b, ben, organization) as bens_tab:
+        with contextlib.ExitStack() as tabs_on_a:
+            for _ in range(5):
+                tabs_on_a.enter_context(inbox_tab(a, ana, organization))
+            bens_tab.next(lambda f: f["type"] == "presence.changed" and f["teammate"]["id"] == ana.pk)
+        a.process.send_signal(signal.SIGTERM)
+        a.process.wait(5)  # raises TimeoutExpired if it hangs; b stays up
+    assert requests.get(f"{b.url}/healthz", timeout=5).status_code == 200

@@ -18,6 +18,7 @@ from channels_gateway.services import visitor_typing
 from channels_gateway.visitor_tokens import new_visitor_token, visitor_from_token
 from channels_gateway.widget_payloads import widget_message_payload
 from conversations.services.messages import receive_inbound_message
+from handoff_site.database_outage import read_database
 from handoff_site.errors import DomainError
 from handoff_site.json_socket import JsonSocketConsumer
 
@@ -69,7 +70,7 @@ class WidgetConsumer(JsonSocketConsumer):
 
     async def connect(self):
         key = self.scope["url_route"]["kwargs"]["connection_key"]
-        self.connection = await database_sync_to_async(active_connection)(key=key, platform=Platform.WIDGET)
+        self.connection = await read_database(active_connection, key=key, platform=Platform.WIDGET)
         if self.connection is None:
             await self.close(code=CLOSE_NOT_FOUND)
             return
@@ -86,7 +87,7 @@ class WidgetConsumer(JsonSocketConsumer):
         self.group = widget_group(self.connection.pk, self.visitor_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
-        history = await database_sync_to_async(_hello)(self.connection, self.visitor_id)
+        history = await read_database(_hello, self.connection, self.visitor_id)
         await self.send_json({
             "type": "hello",
             "token": token,

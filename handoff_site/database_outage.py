@@ -13,8 +13,11 @@ signal marks the request and this middleware, the outermost, answers 503 instead
 
 import logging
 import sys
+from collections.abc import Callable
+from typing import TypeVar
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from channels.db import database_sync_to_async
 from django.core.signals import got_request_exception
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -25,14 +28,34 @@ RETRY_AFTER_SECONDS = 5
 _MARK = "_handoff_database_outage"
 
 
+DATABASE_OUTAGE_ERRORS = (OperationalError, InterfaceError)
+OUTAGE_MESSAGE = "The service is briefly unavailable; try again shortly."
+
+
 def is_database_outage(exc: BaseException | None) -> bool:
-    return isinstance(exc, (OperationalError, InterfaceError))
+    return isinstance(exc, DATABASE_OUTAGE_ERRORS)
+
+
+Result = TypeVar("Result")
+
+
+async def read_database(read: Callable[..., Result], *args, **kwargs) -> Result:
+    """A websocket's read, from its thread, tried once more when it fails on the thread's kept
+    connection. A connection PostgreSQL closed (a restart) fails at its next use only, and an
+    HTTP request that meets it answers 503 once; a socket has no one to retry for it, so an
+    open inbox's next snapshot closed it (1011) after every restart. The failed call marks the
+    connection broken and database_sync_to_async replaces it on the way out, so the second
+    try runs on a new one. Only for reads: a write is not repeated behind the user's back."""
+    try:
+        return await database_sync_to_async(read)(*args, **kwargs)
+    except DATABASE_OUTAGE_ERRORS:
+        logger.info("A kept database connection was broken; reading again on a new one")
+    return await database_sync_to_async(read)(*args, **kwargs)
 
 
 OUTAGE_HEADERS = {"Retry-After": str(RETRY_AFTER_SECONDS), "Cache-Control": "no-store"}
 # The REST API's error shape (conversations.api.errors), for its exception handler too.
-API_OUTAGE_ERROR = {"error": {"code": "service_unavailable",
-                              "message": "The service is briefly unavailable; try again shortly.",
+API_OUTAGE_ERROR = {"error": {"code": "service_unavailable", "message": OUTAGE_MESSAGE,
                               "retry_after": RETRY_AFTER_SECONDS}}
 
 

@@ -5,8 +5,10 @@ hands a message to its handler without a thread hop."""
 from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-# "Service Restart": the browser scripts reconnect on any code but their own 44xx ones.
-CLOSE_RECONNECT = 1012
+# The browser scripts reconnect on any code but their own 44xx ones. 4012 echoes 1012
+# ("Service Restart"), which daphne refuses from an application (1000 or 3000-4999 only): it
+# raised inside the consumer, and the socket closed with 1011 and an error in the log.
+CLOSE_RECONNECT = 4012
 INVALID_INPUT = {"type": "error", "code": "invalid_input", "message": "Send a JSON object with a string \"type\"."}
 
 

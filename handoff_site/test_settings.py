@@ -44,5 +44,6 @@ LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}  # noqa: F405
 # Connections are closed at the end of each request, as before production kept them: tests
 # make requests from threads of their own, whose kept connections would outlive the test
-# database (it cannot be dropped while a session is open).
-DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+# database (it cannot be dropped while a session is open). A web process a test starts on a
+# database of its own may keep them, as in production (TEST_DB_CONN_MAX_AGE).
+DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("TEST_DB_CONN_MAX_AGE", "0"))  # noqa: F405

@@ -5,8 +5,9 @@ import logging
 from channels.db import database_sync_to_async
 
 from conversations.events import inbox_group
+from handoff_site.database_outage import DATABASE_OUTAGE_ERRORS, OUTAGE_MESSAGE, read_database
 from handoff_site.errors import DomainError
-from handoff_site.json_socket import JsonSocketConsumer
+from handoff_site.json_socket import CLOSE_RECONNECT, JsonSocketConsumer
 from handoff_site.realtime import stream_position
 from inbox import tab_heartbeat, ws_actions
 from inbox.selectors import inbox_snapshot
@@ -43,7 +44,7 @@ class InboxConsumer(JsonSocketConsumer):
             return
         session = self.scope.get("session") or {}
         try:
-            self.organization = await database_sync_to_async(_organization_for)(user, session.get("organization_id"))
+            self.organization = await read_database(_organization_for, user, session.get("organization_id"))
         except DomainError:
             await self.close(code=CLOSE_NOT_FOUND)
             return
@@ -59,8 +60,8 @@ class InboxConsumer(JsonSocketConsumer):
         # Read after joining the group, before the snapshot's queries: every event at or below
         # the position is in the snapshot, every later one reaches this socket (or leaves a gap).
         position = await stream_position(self.group)
-        await self.send_json(await database_sync_to_async(inbox_snapshot)(
-            user=user, organization=self.organization, position=position))
+        await self.send_json(await read_database(
+            inbox_snapshot, user=user, organization=self.organization, position=position))
 
     async def disconnect(self, code):
         if self.group:
@@ -87,6 +88,10 @@ class InboxConsumer(JsonSocketConsumer):
             result = await database_sync_to_async(action)(self.scope["user"], content, self.socket)
         except DomainError as error:
             await self.send_json({"type": "error", "request_id": request_id, "action": kind, **error.as_dict()})
+            return
+        except DATABASE_OUTAGE_ERRORS:
+            await self.send_json({"type": "error", "request_id": request_id, "action": kind,
+                                  "code": "service_unavailable", "message": OUTAGE_MESSAGE})
             return
         except Exception:
             logger.exception("Inbox action %s failed", kind)
@@ -115,13 +120,17 @@ class InboxConsumer(JsonSocketConsumer):
             await self.send_fresh_snapshot()
 
     async def send_fresh_snapshot(self):
-        """The access is checked again each time: a removed member's tab closes."""
+        """The access is checked again each time: a removed member's tab closes. With the
+        database away the tab closes too, and reconnects (and reloads) once it is back."""
         position = await stream_position(self.group)
         try:
-            snapshot = await database_sync_to_async(_snapshot_if_allowed)(
-                self.scope["user"], self.organization.pk, position)
+            snapshot = await read_database(_snapshot_if_allowed, self.scope["user"], self.organization.pk, position)
         except DomainError:
             await self.close(code=CLOSE_NOT_FOUND)
+            return
+        except DATABASE_OUTAGE_ERRORS as error:
+            logger.warning("Database unavailable for an inbox snapshot: %s", type(error).__name__)
+            await self.close(code=CLOSE_RECONNECT)
             return
         await self.send_json(snapshot)
 

@@ -19,11 +19,14 @@ import psycopg
 import pytest
 import redis
 import requests
+import websockets
 from django.conf import settings
 
+from handoff_site.json_socket import CLOSE_RECONNECT
 from tests.browser.live import _free_port, _wait_until_healthy
 from tests.fakes.telegram_api import FakeTelegram
 from tests.faults.private_postgres import PrivatePostgres
+from tests.sockets import live_inbox_tab
 
 pytestmark = pytest.mark.faults
 
@@ -92,6 +95,30 @@ def manage(env: dict, *args: str) -> str:
                           capture_output=True, text=True, timeout=120).stdout
 
 
+def web_env(database_url: str, web_url: str, **extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "handoff_site.test_settings",
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": settings.SECRET_KEY,
+        "SITE_URL": web_url,
+        "CHANNEL_LAYER_PREFIX": settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"],
+        **extra,
+    }
+
+
+def migrated_with_demo(env: dict) -> dict:
+    manage(env, "migrate", "-v", "0")
+    return json.loads(manage(env, "seed_demo", "--json", "--force"))
+
+
+def start_web(env: dict, port: int) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "handoff_site.asgi:application"],
+        cwd=settings.BASE_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+
 def accepted(answers: list) -> int:
     return sum(1 for answer in list(answers) if answer.status == 200)
 
@@ -129,27 +156,13 @@ def test_webhooks_during_a_database_restart_get_503_never_500_and_nothing_is_los
         database_url = postgres.create_database("handoff")
         port = _free_port()
         web_url = f"http://127.0.0.1:{port}"
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "handoff_site.test_settings",
-            "DATABASE_URL": database_url,
-            "SECRET_KEY": settings.SECRET_KEY,
-            "SITE_URL": web_url,
-            "TELEGRAM_API_BASE_URL": telegram.url,
-            # The AI turns go to a task queue nobody works: this test is about taking webhooks.
-            "HANDOFF_REAL_CLUSTER": "1",
-            "Q_CLUSTER_NAME": queue_name,
-            "CHANNEL_LAYER_PREFIX": settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"],
-        }
-        manage(env, "migrate", "-v", "0")
-        demo = json.loads(manage(env, "seed_demo", "--json", "--force"))
+        env = web_env(database_url, web_url, TELEGRAM_API_BASE_URL=telegram.url,
+                      # The AI turns go to a task queue nobody works: this test is about taking webhooks.
+                      HANDOFF_REAL_CLUSTER="1", Q_CLUSTER_NAME=queue_name)
+        demo = migrated_with_demo(env)
         channel = next(c for c in demo["channels"] if c["platform"] == "telegram")
         ana = next(user for user in demo["users"] if user["username"] == "ana")
-
-        web = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "handoff_site.asgi:application"],
-            cwd=settings.BASE_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
+        web = start_web(env, port)
         answers: list[Answer] = []
         stop = threading.Event()
         senders = [TelegramSender(channel["webhook_url"], channel["secret_token"], 7_000 + n, answers, stop)
@@ -204,6 +217,50 @@ def test_webhooks_during_a_database_restart_get_503_never_500_and_nothing_is_los
         assert response.headers.get("Retry-After")
     assert during_outage["api"].json()["error"]["code"] == "service_unavailable"
     assert [back[surface].status_code for surface in ("inbox", "api", "healthz")] == [200, 200, 200]
+
+
+def test_an_open_inbox_carries_on_after_a_database_restart():
+    """Production keeps its database connections: after a restart each is broken until its
+    next use fails. An open inbox's next snapshot used to be that use, and the tab was closed
+    with 1011; now the read is tried again on a new connection. With the database down, an
+    action is refused as briefly unavailable, and a snapshot closes the tab for the browser to
+    reconnect."""
+    with PrivatePostgres() as postgres:
+        database_url = postgres.create_database("handoff")
+        port = _free_port()
+        web_url = f"http://127.0.0.1:{port}"
+        env = web_env(database_url, web_url, TEST_DB_CONN_MAX_AGE="600")
+        demo = migrated_with_demo(env)
+        ana = next(user for user in demo["users"] if user["username"] == "ana")
+        web = start_web(env, port)
+        try:
+            _wait_until_healthy(web_url, web)
+            teammate = log_in(web_url, "ana", ana["password"])
+            assert teammate.get(f"{web_url}/inbox/", timeout=10).status_code == 200
+            cookie = "; ".join(f"{name}={value}" for name, value in teammate.cookies.items())
+            with live_inbox_tab(web_url, cookie) as tab:
+                postgres.restart()
+                tab.send({"type": "snapshot"})
+                again = tab.next(lambda frame: frame["type"] == "snapshot")
+                tab.send({"type": "ping", "request_id": "still-open"})
+                assert tab.next(lambda frame: frame["type"] == "pong")["request_id"] == "still-open"
+
+                postgres.stop()
+                tab.send({"type": "queue", "request_id": "while-down"})
+                refused = tab.next(lambda frame: frame.get("request_id") == "while-down")
+                tab.send({"type": "snapshot"})
+                with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
+                    tab.next(lambda frame: False)
+            postgres.start()
+            with live_inbox_tab(web_url, cookie) as reconnected:
+                assert reconnected.snapshot["me"] == tab.snapshot["me"]
+        finally:
+            web.terminate()
+            web.wait(10)
+    assert again["me"] == tab.snapshot["me"]
+    assert (refused["type"], refused["code"]) == ("error", "service_unavailable")
+    assert closed.value.rcvd.code == CLOSE_RECONNECT  # the browser reconnects, and reloads
+    assert {mate["name"]: mate["presence"] for mate in again["teammates"]}["Ana Silva"] == "online"
 
 
 def _drop_task_queue(name: str) -> None:

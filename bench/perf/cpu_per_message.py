@@ -46,17 +46,15 @@ async def _measure(fire, listeners: load.Listeners, groups: dict[str, Callable[[
                    rate: float, seconds: float) -> tuple[dict[str, float], load.RunResult, float]:
     await load.open_loop(rate=20, duration=2, fire=fire, arrivals=listeners.next_run(), first=1)
     before = {name: _cpu_seconds(find()) for name, find in groups.items()}
-    machine_before, started = psutil.cpu_times(), time.monotonic()
+    machine_before, started = load.machine_busy_seconds(), time.monotonic()
     result = await load.open_loop(rate=rate, duration=seconds, fire=fire, arrivals=listeners.next_run(),
                                   first=1000)
-    elapsed, machine_after = time.monotonic() - started, psutil.cpu_times()
+    elapsed, busy = time.monotonic() - started, load.machine_busy_seconds() - machine_before
     # Found again: a process started during the run (a PostgreSQL backend for another of the web
     # process's pool threads) counts from its start.
     after = {name: _cpu_seconds(find()) for name, find in groups.items()}
     per_message = {name: 1000 * sum(used - before[name].get(pid, 0.0) for pid, used in after[name].items())
                    / result.sent for name in groups}
-    busy = sum(getattr(machine_after, field) - getattr(machine_before, field)
-               for field in ("user", "system", "irq", "softirq"))
     return per_message, result, 100 * busy / elapsed
 
 

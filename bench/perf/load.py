@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
 import aiohttp
+import psutil
 from websockets.asyncio.client import connect
 
 TOKEN = re.compile(r"perf-([0-9a-f]{8})-(\d+)")
@@ -66,12 +67,21 @@ class RunResult:
     max_ms: float | None
     # How late the generator itself fired its worst request: a busy client shows here.
     worst_send_lag_ms: float
+    # The whole machine's CPU while the requests were fired, in % of one core (200 = both
+    # cores full): a rate at the machine's limit shows here, whichever process spent it.
+    machine_busy_pct: float | None = None
 
     def sustained(self, p99_limit_ms: float = P99_LIMIT_MS) -> bool:
         return self.lost == 0 and self.errors == 0 and self.p99_ms is not None and self.p99_ms < p99_limit_ms
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds every core of the machine has spent so far (not idle, not waiting on I/O)."""
+    times = psutil.cpu_times()
+    return sum(getattr(times, field) for field in ("user", "nice", "system", "irq", "softirq"))
 
 
 def summarise(arrivals: Arrivals, *, rate: float, duration: float, errors: int, send_lag: float) -> RunResult:
@@ -130,6 +140,7 @@ async def _open_loop(*, rate: float, duration: float, fire: Callable[[int, str],
             errors += 1
 
     start = time.perf_counter() + 0.05
+    busy_before = machine_busy_seconds()
     for index in range(count):
         sequence = first + index
         at = start + index / rate
@@ -141,12 +152,14 @@ async def _open_loop(*, rate: float, duration: float, fire: Callable[[int, str],
         task = asyncio.create_task(one(sequence))
         tasks.add(task)
         task.add_done_callback(tasks.discard)
+    fired_for, busy = time.perf_counter() - start, machine_busy_seconds() - busy_before
     deadline = time.perf_counter() + drain
     while arrivals.pending() and time.perf_counter() < deadline:
         await asyncio.sleep(0.02)
     if tasks:
         await asyncio.wait(tasks, timeout=max(0.1, deadline - time.perf_counter()))
     result = summarise(arrivals, rate=rate, duration=duration, errors=errors, send_lag=worst_lag)
+    result.machine_busy_pct = round(100 * busy / fired_for, 1) if fired_for > 0 else None
     if tasks:
         # A run past the server's capacity leaves a backlog of requests: the next run starts
         # once every one is answered, or it would measure this run's queue, not its own rate.

@@ -4,6 +4,8 @@ the teammate's inbox socket is on the first process, so every message posted to 
 crosses Redis. The relay's two processes against its one show what the machine allows.
 """
 
+import psutil
+
 from bench.perf import webhook_inbox
 from bench.perf.rows import row
 
@@ -28,6 +30,10 @@ def _runs(product: webhook_inbox.Measured, relay: webhook_inbox.Measured) -> dic
     return {"product": [run.as_dict() for run in product.runs], "relay": [run.as_dict() for run in relay.runs]}
 
 
+def _busy(measured: webhook_inbox.Measured) -> float | None:
+    return measured.sustained_run.machine_busy_pct if measured.sustained_run else None
+
+
 def run(quick: bool) -> list[dict]:
     product_one, layer = sustained("product", 1, quick, None)
     product_two, _ = sustained("product", 2, quick, layer)
@@ -41,6 +47,12 @@ def run(quick: bool) -> list[dict]:
             runs=_runs(product_one, relay_one)),
         row(FIGURE, "sustained, 2 web processes (msg/s)", two, relay=relay_two.sustained,
             runs=_runs(product_two, relay_two)),
+        # How full the machine was while the held rate ran: with both cores full, the rate is the
+        # machine's limit, not the web processes'.
+        row(FIGURE, f"machine busy in the held run, 1 web process (% of {100 * psutil.cpu_count()})",
+            _busy(product_one), relay=_busy(relay_one)),
+        row(FIGURE, f"machine busy in the held run, 2 web processes (% of {100 * psutil.cpu_count()})",
+            _busy(product_two), relay=_busy(relay_two)),
         row(FIGURE, "2 processes / 1 process", product_scale, relay=relay_scale, ratio=product_scale,
             target="≥ 1.6x", met=product_scale is not None and product_scale >= 1.6),
     ]

@@ -40,12 +40,17 @@ class Arrivals:
     run: str = field(default_factory=lambda: secrets.token_hex(4))
     scheduled: dict[int, float] = field(default_factory=dict)
     arrived: dict[int, float] = field(default_factory=dict)
+    # Close codes of the listening socket during the run (it reconnects, as a browser tab does).
+    socket_closes: list[int | None] = field(default_factory=list)
+    # When the socket last brought a frame, of this run or of an earlier one.
+    last_frame_at: float = field(default_factory=time.perf_counter)
 
     def token(self, sequence: int) -> str:
         return f"perf-{self.run}-{sequence}"
 
     def see(self, text: str, at: float | None = None) -> None:
         now = time.perf_counter() if at is None else at
+        self.last_frame_at = now
         for run, sequence in TOKEN.findall(text):
             if run == self.run:
                 self.arrived.setdefault(int(sequence), now)
@@ -70,6 +75,7 @@ class RunResult:
     # The whole machine's CPU while the requests were fired, in % of one core (200 = both
     # cores full): a rate at the machine's limit shows here, whichever process spent it.
     machine_busy_pct: float | None = None
+    socket_closes: list[int | None] = field(default_factory=list)
 
     def sustained(self, p99_limit_ms: float = P99_LIMIT_MS) -> bool:
         return self.lost == 0 and self.errors == 0 and self.p99_ms is not None and self.p99_ms < p99_limit_ms
@@ -92,11 +98,12 @@ def summarise(arrivals: Arrivals, *, rate: float, duration: float, errors: int, 
         lost=len(arrivals.scheduled) - len(latencies), errors=errors,
         p50_ms=percentile(latencies, 0.50), p99_ms=percentile(latencies, 0.99),
         max_ms=latencies[-1] if latencies else None, worst_send_lag_ms=send_lag * 1000,
+        socket_closes=list(arrivals.socket_closes),
     )
 
 
 # How long a run waits, after its figures are taken, for the requests still unanswered.
-BACKLOG_SECONDS = 120.0
+BACKLOG_SECONDS = 300.0
 
 
 async def open_loop(*, rate: float, duration: float, fire: Callable[[int, str], Awaitable[bool]],
@@ -172,13 +179,15 @@ async def _open_loop(*, rate: float, duration: float, fire: Callable[[int, str],
 
 
 async def _until_arrivals_stop(arrivals: Arrivals, *, timeout: float, quiet: float = 1.0) -> None:
+    """Until every message of the run arrived, or the socket has brought no frame at all, of
+    this run or an earlier one, for `quiet` seconds. Quiet for this run's messages only was not
+    enough: a 60 s run far past capacity left tens of thousands of its messages on their way
+    (and requests the client had given up on, still served), and the five holds after it, at
+    rates its probes had passed, delivered none of their own within their time."""
     deadline = time.perf_counter() + timeout
-    seen, quiet_since = len(arrivals.arrived), time.perf_counter()
     while arrivals.pending() and time.perf_counter() < deadline:
         await asyncio.sleep(0.1)
-        if len(arrivals.arrived) != seen:
-            seen, quiet_since = len(arrivals.arrived), time.perf_counter()
-        elif time.perf_counter() - quiet_since >= quiet:
+        if time.perf_counter() - arrivals.last_frame_at >= quiet:
             return  # lost, not late
 
 
@@ -203,25 +212,43 @@ def round_robin_poster(session: aiohttp.ClientSession, urls: Sequence[str],
 
 @contextlib.asynccontextmanager
 async def listening(url: str, see: Callable[[str], None], *, headers: dict | None = None,
-                    ready: Callable[[dict | str], bool] | None = None):
+                    ready: Callable[[dict | str], bool] | None = None,
+                    closed: Callable[[int | None], None] | None = None):
     """A websocket whose every text frame goes to `see`, from inside this context. `ready`
-    (optional) is called on each frame, decoded, until it returns True (e.g. the snapshot)."""
+    (optional) is called on each frame, decoded, until it returns True (e.g. the snapshot).
+    A socket the server closes is opened again, as the inbox page does, and `closed` hears
+    its close code: a run past capacity once closed the inbox socket, and every run after it
+    delivered nothing, silently."""
     import json
 
-    socket = await connect(url, additional_headers=headers or {}, max_size=None, open_timeout=20)
-    if ready is not None:
-        while True:
-            frame = await asyncio.wait_for(socket.recv(), 20)
-            with contextlib.suppress(ValueError):
-                frame = json.loads(frame)
-            if ready(frame):
-                break
+    async def opened():
+        socket = await connect(url, additional_headers=headers or {}, max_size=None, open_timeout=20)
+        if ready is not None:
+            while True:
+                frame = await asyncio.wait_for(socket.recv(), 20)
+                with contextlib.suppress(ValueError):
+                    frame = json.loads(frame)
+                if ready(frame):
+                    break
+        return socket
+
+    socket = await opened()
 
     async def pump() -> None:
-        with contextlib.suppress(Exception):
-            async for frame in socket:
-                if isinstance(frame, str):
-                    see(frame)
+        nonlocal socket
+        while True:
+            with contextlib.suppress(Exception):
+                async for frame in socket:
+                    if isinstance(frame, str):
+                        see(frame)
+            if closed is not None:
+                closed(socket.close_code)
+            while True:
+                try:
+                    socket = await opened()
+                    break
+                except Exception:
+                    await asyncio.sleep(1)
 
     task = asyncio.create_task(pump())
     try:
@@ -242,6 +269,9 @@ class Listeners:
 
     def see(self, text: str) -> None:
         self.arrivals.see(text, time.perf_counter())
+
+    def closed(self, code: int | None) -> None:
+        self.arrivals.socket_closes.append(code)
 
     def next_run(self) -> Arrivals:
         self.arrivals = Arrivals()

@@ -90,7 +90,7 @@ async def product_feed(stack: Stack):
     web = stack.web_urls[0]
     async with load.http_session() as session, load.listening(
         scenario.socket_url(web), listeners.see, headers=scenario.inbox_headers(web, cookie),
-        ready=scenario.is_snapshot,
+        ready=scenario.is_snapshot, closed=listeners.closed,
     ):
         yield load.round_robin_poster(session, stack.webhook_urls("telegram"), update), listeners
 
@@ -104,7 +104,8 @@ async def relay_feed(relay: Relay):
                                         text=f"{token} where is my order?", secret_token="relay")
 
     listeners = load.Listeners()
-    async with load.http_session() as session, load.listening(relay.socket_urls[0], listeners.see):
+    async with load.http_session() as session, load.listening(relay.socket_urls[0], listeners.see,
+                                                                   closed=listeners.closed):
         yield load.round_robin_poster(session, relay.post_urls, update), listeners
 
 

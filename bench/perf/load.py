@@ -217,8 +217,7 @@ async def listening(url: str, see: Callable[[str], None], *, headers: dict | Non
     """A websocket whose every text frame goes to `see`, from inside this context. `ready`
     (optional) is called on each frame, decoded, until it returns True (e.g. the snapshot).
     A socket the server closes is opened again, as the inbox page does, and `closed` hears
-    its close code: a run past capacity once closed the inbox socket, and every run after it
-    delivered nothing, silently."""
+    its close code: the runs after a lost listener measure again, and say what happened."""
     import json
 
     async def opened():

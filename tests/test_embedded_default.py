@@ -43,11 +43,15 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
-def test_the_round_trip_runs_on_the_embedded_default(tmp_path):
+def embedded_env(data_dir, **extra: str) -> dict[str, str]:
+    """The production settings with no database or Redis configured: the embedded default."""
     env = {key: value for key, value in os.environ.items()
            if key not in {"DATABASE_URL", "REDIS_URL", "CHANNEL_LAYER_PREFIX", "Q_CLUSTER_NAME"}}
-    env.update({"DJANGO_SETTINGS_MODULE": "handoff_site.settings", "HANDOFF_DATA_DIR": str(tmp_path),
-                "DEBUG": "1", "Q_SYNC": "1"})
+    return {**env, "DJANGO_SETTINGS_MODULE": "handoff_site.settings", "HANDOFF_DATA_DIR": str(data_dir), **extra}
+
+
+def test_the_round_trip_runs_on_the_embedded_default(tmp_path):
+    env = embedded_env(tmp_path, DEBUG="1", Q_SYNC="1")
     manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
     subprocess.run([*manage, "migrate", "--noinput", "-v0"], env=env, check=True, timeout=120)
     result = subprocess.run([*manage, "shell", "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=120)
@@ -58,9 +62,7 @@ def test_the_round_trip_runs_on_the_embedded_default(tmp_path):
 def test_the_demo_stops_with_its_processes_on_sigterm(tmp_path):
     """`./bin/demo` stopped by `kill` (or a process manager) takes web, worker and the embedded
     Redis with it: they used to outlive it, and the next demo found its port taken."""
-    env = {key: value for key, value in os.environ.items()
-           if key not in {"DATABASE_URL", "REDIS_URL", "CHANNEL_LAYER_PREFIX", "Q_CLUSTER_NAME"}}
-    env.update({"DJANGO_SETTINGS_MODULE": "handoff_site.settings", "HANDOFF_DATA_DIR": str(tmp_path)})
+    env = embedded_env(tmp_path)
     port = _free_port()
     demo = subprocess.Popen([sys.executable, str(settings.BASE_DIR / "manage.py"), "rundemo", "--port", str(port)],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)

@@ -49,9 +49,10 @@ def log_tail(process: subprocess.Popen) -> str:
 
 
 class WebProcess:
-    """`daphne` on a fixed port, so a restart keeps the address browsers connect to."""
+    """`daphne` on a fixed port, so a restart keeps the address browsers connect to. `env`
+    overrides the test database's settings (another database, another Telegram)."""
 
-    def __init__(self):
+    def __init__(self, **env: str):
         database = connection.settings_dict
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -62,6 +63,7 @@ class WebProcess:
             "SECRET_KEY": settings.SECRET_KEY,
             "CHANNEL_LAYER_PREFIX": settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"],
             "Q_CLUSTER_NAME": settings.Q_CLUSTER["name"],
+            **env,
         }
         self.process: subprocess.Popen | None = None
 

@@ -23,7 +23,7 @@ import websockets
 from django.conf import settings
 
 from handoff_site.json_socket import CLOSE_RECONNECT
-from tests.browser.live import _free_port, _wait_until_healthy
+from tests.browser.live import WebProcess
 from tests.fakes.telegram_api import FakeTelegram
 from tests.faults.private_postgres import PrivatePostgres
 from tests.sockets import live_inbox_tab
@@ -95,28 +95,13 @@ def manage(env: dict, *args: str) -> str:
                           capture_output=True, text=True, timeout=120).stdout
 
 
-def web_env(database_url: str, web_url: str, **extra: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "handoff_site.test_settings",
-        "DATABASE_URL": database_url,
-        "SECRET_KEY": settings.SECRET_KEY,
-        "SITE_URL": web_url,
-        "CHANNEL_LAYER_PREFIX": settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"],
-        **extra,
-    }
-
-
-def migrated_with_demo(env: dict) -> dict:
-    manage(env, "migrate", "-v", "0")
-    return json.loads(manage(env, "seed_demo", "--json", "--force"))
-
-
-def start_web(env: dict, port: int) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "handoff_site.asgi:application"],
-        cwd=settings.BASE_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+def web_process(database_url: str, **env: str) -> WebProcess:
+    """A web process on the test's own database, migrated and seeded with the demo org."""
+    web = WebProcess(DATABASE_URL=database_url, **env)
+    web.env["SITE_URL"] = web.url
+    manage(web.env, "migrate", "-v", "0")
+    web.demo = json.loads(manage(web.env, "seed_demo", "--json", "--force"))
+    return web
 
 
 def accepted(answers: list) -> int:
@@ -154,21 +139,18 @@ def test_webhooks_during_a_database_restart_get_503_never_500_and_nothing_is_los
     queue_name = f"handoff-faults-pg-{os.getpid()}"
     with PrivatePostgres() as postgres, FakeTelegram("7000000001:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw_") as telegram:
         database_url = postgres.create_database("handoff")
-        port = _free_port()
-        web_url = f"http://127.0.0.1:{port}"
-        env = web_env(database_url, web_url, TELEGRAM_API_BASE_URL=telegram.url,
-                      # The AI turns go to a task queue nobody works: this test is about taking webhooks.
-                      HANDOFF_REAL_CLUSTER="1", Q_CLUSTER_NAME=queue_name)
-        demo = migrated_with_demo(env)
+        web = web_process(database_url, TELEGRAM_API_BASE_URL=telegram.url,
+                          # The AI turns go to a task queue nobody works: this test is about taking webhooks.
+                          HANDOFF_REAL_CLUSTER="1", Q_CLUSTER_NAME=queue_name)
+        web_url, demo = web.url, web.demo
         channel = next(c for c in demo["channels"] if c["platform"] == "telegram")
         ana = next(user for user in demo["users"] if user["username"] == "ana")
-        web = start_web(env, port)
         answers: list[Answer] = []
         stop = threading.Event()
         senders = [TelegramSender(channel["webhook_url"], channel["secret_token"], 7_000 + n, answers, stop)
                    for n in range(SENDERS)]
         try:
-            _wait_until_healthy(web_url, web)
+            web.start()
             teammate = log_in(web_url, "ana", ana["password"])
             for sender in senders:
                 sender.start()
@@ -190,8 +172,7 @@ def test_webhooks_during_a_database_restart_get_503_never_500_and_nothing_is_los
             stop.set()
             for sender in senders:
                 sender.join(GIVE_UP_AFTER + 15)
-            web.terminate()
-            web.wait(10)
+            web.stop()
             _drop_task_queue(queue_name)
         stored = stored_updates(database_url)
 
@@ -226,15 +207,11 @@ def test_an_open_inbox_carries_on_after_a_database_restart():
     action is refused as briefly unavailable, and a snapshot closes the tab for the browser to
     reconnect."""
     with PrivatePostgres() as postgres:
-        database_url = postgres.create_database("handoff")
-        port = _free_port()
-        web_url = f"http://127.0.0.1:{port}"
-        env = web_env(database_url, web_url, TEST_DB_CONN_MAX_AGE="600")
-        demo = migrated_with_demo(env)
-        ana = next(user for user in demo["users"] if user["username"] == "ana")
-        web = start_web(env, port)
+        web = web_process(postgres.create_database("handoff"), TEST_DB_CONN_MAX_AGE="600")
+        web_url = web.url
+        ana = next(user for user in web.demo["users"] if user["username"] == "ana")
         try:
-            _wait_until_healthy(web_url, web)
+            web.start()
             teammate = log_in(web_url, "ana", ana["password"])
             assert teammate.get(f"{web_url}/inbox/", timeout=10).status_code == 200
             cookie = "; ".join(f"{name}={value}" for name, value in teammate.cookies.items())
@@ -255,8 +232,7 @@ def test_an_open_inbox_carries_on_after_a_database_restart():
             with live_inbox_tab(web_url, cookie) as reconnected:
                 assert reconnected.snapshot["me"] == tab.snapshot["me"]
         finally:
-            web.terminate()
-            web.wait(10)
+            web.stop()
     assert again["me"] == tab.snapshot["me"]
     assert (refused["type"], refused["code"]) == ("error", "service_unavailable")
     assert closed.value.rcvd.code == CLOSE_RECONNECT  # the browser reconnects, and reloads
